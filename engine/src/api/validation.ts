@@ -1,0 +1,87 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+import type { FieldProblem } from '../errors.js';
+
+/**
+ * Bodies are validated strictly: no type coercion (`"5"` is not a delay), no silent removal of
+ * unknown fields (they are rejected). Query strings and path parameters arrive as text, so they
+ * alone are coerced.
+ */
+function createAjv(coerce: boolean): Ajv {
+	const ajv = new Ajv({
+		allErrors: true,
+		coerceTypes: coerce ? 'array' : false,
+		removeAdditional: false,
+		useDefaults: true,
+		strict: false,
+	});
+	(addFormats as unknown as (a: Ajv) => void)(ajv);
+	return ajv;
+}
+
+const strictAjv = createAjv(false);
+const coercingAjv = createAjv(true);
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+	const ajv = httpPart === 'body' ? strictAjv : coercingAjv;
+	return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+};
+
+/** `/tasks/3/delaySeconds` → `tasks[3].delaySeconds`, prefixed with the request part for query/params. */
+export function fieldPath(instancePath: string, extra?: string): string {
+	const parts = instancePath.split('/').filter(Boolean);
+	if (extra !== undefined) parts.push(extra);
+	let out = '';
+	for (const raw of parts) {
+		const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+		out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+	}
+	return out;
+}
+
+/** Turns Ajv's errors into our field problems, one per field, in the words a person reads. */
+export function toFieldProblems(errors: ErrorObject[], part: string): FieldProblem[] {
+	const seen = new Set<string>();
+	const problems: FieldProblem[] = [];
+	for (const e of errors) {
+		// `anyOf`/`oneOf` repeat every branch's complaint; their own summary is enough.
+		if (e.keyword === 'if') continue;
+		const params = e.params as Record<string, unknown>;
+		let field = fieldPath(e.instancePath);
+		let message: string;
+		switch (e.keyword) {
+			case 'required':
+				field = fieldPath(e.instancePath, String(params.missingProperty));
+				message = 'is required';
+				break;
+			case 'additionalProperties':
+				field = fieldPath(e.instancePath, String(params.additionalProperty));
+				message = 'is not a known field';
+				break;
+			case 'type':
+				message = `must be ${params.type === 'integer' ? 'an integer' : `of type ${String(params.type)}`}`;
+				break;
+			case 'enum':
+				message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+				break;
+			case 'anyOf':
+			case 'oneOf':
+				message = 'does not match any allowed form';
+				break;
+			default:
+				message = e.message ?? 'is invalid';
+		}
+		if (part !== 'body') field = field === '' ? part : `${part}.${field}`;
+		if (field === '') field = part;
+		const key = `${field}|${message}`;
+		if (seen.has(key)) continue;
+		seen.add(key);
+		problems.push({ field, message: `${field} ${message}` });
+	}
+	// A branch error followed by its anyOf summary: keep the specific ones first, drop the summary
+	// when a more specific problem exists for the same field.
+	return problems.filter(
+		(p) => !(p.message.endsWith('does not match any allowed form') && problems.some((q) => q !== p && q.field === p.field)),
+	);
+}

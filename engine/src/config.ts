@@ -1,0 +1,209 @@
+import path from 'node:path';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+/**
+ * The engine's configuration, resolved once at start from environment variables and CLI flags
+ * (`--port 5691` is the same as `PORT=5691`; a flag wins over the environment), range-checked,
+ * frozen and passed down. Nothing else in the engine reads `process.env`.
+ */
+export interface Config {
+	/** PostgreSQL to use; `undefined` starts the embedded PostgreSQL in `dataDir`. */
+	readonly databaseUrl: string | undefined;
+	/** Schema of the engine's own tables; pg-boss lives in `<databaseSchema>_pgboss`. */
+	readonly databaseSchema: string;
+	readonly host: string;
+	readonly port: number;
+	/** Keys from `API_KEYS`; when empty and the database has none, one is generated on first start. */
+	readonly apiKeys: readonly string[];
+	readonly dataDir: string;
+	readonly embeddedPgPort: number;
+	readonly logLevel: LogLevel;
+	/** Largest accepted request body (413 above it). */
+	readonly bodyLimitBytes: number;
+	/** Largest task payload, as serialised JSON. */
+	readonly payloadLimitBytes: number;
+	/** Largest kept result and response snippet of an attempt. */
+	readonly resultLimitBytes: number;
+	readonly idempotencyWindowSeconds: number;
+	/** Create a queue with defaults when a task names one that does not exist (else 404). */
+	readonly autoCreateQueues: boolean;
+	/** When non-empty, handler and task URLs must have one of these hosts. */
+	readonly urlHostAllowList: readonly string[];
+	/** Deliveries in flight at once in this engine process, across all queues. */
+	readonly deliveryConcurrency: number;
+	/** Safety-net poll for due work; normal pickup is by notification and timers. */
+	readonly pollIntervalMs: number;
+	/** A delivery still active this long after its timeout is presumed lost and retried. */
+	readonly leaseGraceSeconds: number;
+	/** An engine whose heartbeat is older than this is presumed dead; its deliveries are retried. */
+	readonly engineDeadAfterSeconds: number;
+	/** How long shutdown waits for in-flight deliveries before releasing them. */
+	readonly shutdownGraceSeconds: number;
+	/** `/metrics` requires an API key unless this is false. */
+	readonly metricsAuth: boolean;
+	readonly maxRunAtDays: number;
+}
+
+export class ConfigError extends Error {
+	constructor(
+		readonly variable: string,
+		message: string,
+	) {
+		super(`${variable} ${message}`);
+		this.name = 'ConfigError';
+	}
+}
+
+type Source = Record<string, string | undefined>;
+
+interface Setting {
+	name: string;
+	help: string;
+	default?: string;
+}
+
+/** Every setting, in the order `--help` lists them. */
+export const SETTINGS: readonly Setting[] = [
+	{ name: 'DATABASE_URL', help: 'PostgreSQL connection URL; unset = embedded PostgreSQL in DATA_DIR' },
+	{ name: 'DATABASE_SCHEMA', help: "schema of the engine's tables", default: 'background_tasks' },
+	{ name: 'HOST', help: 'address the HTTP API listens on', default: '127.0.0.1' },
+	{ name: 'PORT', help: 'port of the HTTP API', default: '5690' },
+	{ name: 'API_KEYS', help: 'comma-separated API keys (at least 16 characters each)' },
+	{ name: 'DATA_DIR', help: 'folder for the embedded database and the generated key', default: './.task-engine' },
+	{ name: 'EMBEDDED_PG_PORT', help: 'port of the embedded PostgreSQL (127.0.0.1 only)', default: '54329' },
+	{ name: 'LOG_LEVEL', help: LOG_LEVELS.join('|'), default: 'info' },
+	{ name: 'BODY_LIMIT_BYTES', help: 'largest request body', default: String(1024 * 1024) },
+	{ name: 'PAYLOAD_LIMIT_BYTES', help: 'largest task payload (JSON)', default: String(256 * 1024) },
+	{ name: 'RESULT_LIMIT_BYTES', help: 'largest kept result / response snippet', default: String(16 * 1024) },
+	{ name: 'IDEMPOTENCY_WINDOW_SECONDS', help: 'how long an idempotency key is remembered', default: '86400' },
+	{ name: 'AUTO_CREATE_QUEUES', help: 'create unknown queues on first enqueue (true|false)', default: 'false' },
+	{ name: 'URL_HOST_ALLOW_LIST', help: 'comma-separated hosts allowed in handler/task URLs; empty = any' },
+	{ name: 'DELIVERY_CONCURRENCY', help: 'deliveries in flight per engine process', default: '256' },
+	{ name: 'POLL_INTERVAL_MS', help: 'safety-net poll interval', default: '2000' },
+	{ name: 'LEASE_GRACE_SECONDS', help: 'grace after a timeout before a delivery counts as lost', default: '30' },
+	{ name: 'ENGINE_DEAD_AFTER_SECONDS', help: 'heartbeat age after which an engine counts as dead', default: '30' },
+	{ name: 'SHUTDOWN_GRACE_SECONDS', help: 'how long shutdown waits for in-flight deliveries', default: '25' },
+	{ name: 'METRICS_AUTH', help: 'require an API key on /metrics (true|false)', default: 'true' },
+	{ name: 'MAX_RUN_AT_DAYS', help: 'how far ahead runAt may be', default: '365' },
+];
+
+/** `--database-url x` → `DATABASE_URL=x`; `--flag=value` works too. Unknown flags are errors. */
+export function parseFlags(argv: readonly string[]): Source {
+	const known = new Set(SETTINGS.map((s) => s.name));
+	const out: Source = {};
+	for (let i = 0; i < argv.length; i++) {
+		const arg = argv[i];
+		if (!arg.startsWith('--')) throw new ConfigError(arg, 'is not an option (see task-engine --help)');
+		const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2);
+		const name = flag.replace(/-/g, '_').toUpperCase();
+		if (!known.has(name)) throw new ConfigError(`--${flag}`, 'is not an option (see task-engine --help)');
+		const value = inline ?? argv[++i];
+		if (value === undefined) throw new ConfigError(`--${flag}`, 'needs a value');
+		out[name] = value;
+	}
+	return out;
+}
+
+export function loadConfig(env: Source, flags: Source = {}, cwd = process.cwd()): Config {
+	const raw = (name: string): string | undefined => {
+		const value = flags[name] ?? env[name];
+		return value === undefined || value.trim() === '' ? undefined : value.trim();
+	};
+	const fallback = (name: string) => SETTINGS.find((s) => s.name === name)?.default;
+	const text = (name: string) => raw(name) ?? fallback(name) ?? '';
+	const int = (name: string, min: number, max: number) => {
+		const value = text(name);
+		const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+		if (!Number.isSafeInteger(n) || n < min || n > max) {
+			throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${value}")`);
+		}
+		return n;
+	};
+	const bool = (name: string) => {
+		const value = text(name).toLowerCase();
+		if (value === 'true' || value === '1') return true;
+		if (value === 'false' || value === '0') return false;
+		throw new ConfigError(name, `must be true or false (got "${value}")`);
+	};
+	const list = (name: string) =>
+		(raw(name) ?? '')
+			.split(',')
+			.map((s) => s.trim())
+			.filter(Boolean);
+
+	const databaseUrl = raw('DATABASE_URL');
+	if (databaseUrl !== undefined) {
+		let url: URL;
+		try {
+			url = new URL(databaseUrl);
+		} catch {
+			throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL');
+		}
+		if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+			throw new ConfigError('DATABASE_URL', `must be a postgres:// URL (got ${url.protocol}//…)`);
+		}
+	}
+
+	const databaseSchema = text('DATABASE_SCHEMA');
+	if (!/^[a-z_][a-z0-9_]{0,40}$/.test(databaseSchema)) {
+		throw new ConfigError('DATABASE_SCHEMA', 'must be a lower-case identifier of at most 41 characters');
+	}
+
+	const logLevel = text('LOG_LEVEL') as LogLevel;
+	if (!LOG_LEVELS.includes(logLevel)) {
+		throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+	}
+
+	const apiKeys = list('API_KEYS');
+	const shortKey = apiKeys.find((k) => k.length < 16);
+	if (shortKey !== undefined) throw new ConfigError('API_KEYS', 'entries must be at least 16 characters long');
+
+	const host = text('HOST');
+	if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError('HOST', `is not a host name or address (got "${host}")`);
+
+	const resultLimitBytes = int('RESULT_LIMIT_BYTES', 0, 1024 * 1024);
+	const bodyLimitBytes = int('BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024);
+	const payloadLimitBytes = int('PAYLOAD_LIMIT_BYTES', 1, 64 * 1024 * 1024);
+
+	return Object.freeze({
+		databaseUrl,
+		databaseSchema,
+		host,
+		port: int('PORT', 0, 65535),
+		apiKeys: Object.freeze(apiKeys),
+		dataDir: path.resolve(cwd, text('DATA_DIR')),
+		embeddedPgPort: int('EMBEDDED_PG_PORT', 1024, 65535),
+		logLevel,
+		bodyLimitBytes,
+		payloadLimitBytes,
+		resultLimitBytes,
+		idempotencyWindowSeconds: int('IDEMPOTENCY_WINDOW_SECONDS', 1, 365 * 86400),
+		autoCreateQueues: bool('AUTO_CREATE_QUEUES'),
+		urlHostAllowList: Object.freeze(list('URL_HOST_ALLOW_LIST').map((h) => h.toLowerCase())),
+		deliveryConcurrency: int('DELIVERY_CONCURRENCY', 1, 10000),
+		pollIntervalMs: int('POLL_INTERVAL_MS', 50, 60000),
+		leaseGraceSeconds: int('LEASE_GRACE_SECONDS', 1, 3600),
+		engineDeadAfterSeconds: int('ENGINE_DEAD_AFTER_SECONDS', 5, 3600),
+		shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 0, 3600),
+		metricsAuth: bool('METRICS_AUTH'),
+		maxRunAtDays: int('MAX_RUN_AT_DAYS', 1, 3650),
+	});
+}
+
+export function helpText(): string {
+	const rows = SETTINGS.map((s) => {
+		const flag = `--${s.name.toLowerCase().replace(/_/g, '-')}`;
+		const def = s.default === undefined ? '' : ` (default ${s.default})`;
+		return `  ${s.name.padEnd(27)} ${flag.padEnd(30)} ${s.help}${def}`;
+	});
+	return [
+		'Usage: task-engine start [--option value ...]',
+		'       task-engine --help',
+		'',
+		'Starts the Background Tasks engine: the HTTP API, delivery, schedules and maintenance.',
+		'Every setting is an environment variable or the matching flag (a flag wins).',
+		'',
+		...rows,
+		'',
+	].join('\n');
+}

@@ -1,0 +1,46 @@
+import pg from 'pg';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Anything that runs a parameterised statement: the pool or a client inside a transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+// int8 (counts, sums) as numbers: our counters stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/**
+ * A pool whose connections have the engine's schema first on the search path, so every SQL file and
+ * statement names tables without a schema and one database can hold several engines (and each test
+ * file its own schema).
+ */
+export function createPool(connectionString: string, schema: string, max = 20): Pool {
+	const pool = new pg.Pool({
+		connectionString,
+		max,
+		application_name: 'task-engine',
+		options: `-c search_path=${quoteIdent(schema)},public`,
+		connectionTimeoutMillis: 10_000,
+	});
+	// An idle client losing its connection must not crash the process; the next query reconnects.
+	pool.on('error', () => undefined);
+	return pool;
+}
+
+export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+	const client = await pool.connect();
+	try {
+		await client.query('BEGIN');
+		const result = await work(client);
+		await client.query('COMMIT');
+		return result;
+	} catch (error) {
+		await client.query('ROLLBACK').catch(() => undefined);
+		throw error;
+	} finally {
+		client.release();
+	}
+}
+
+export function quoteIdent(name: string): string {
+	return `"${name.replace(/"/g, '""')}"`;
+}

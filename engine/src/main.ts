@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { ConfigError, helpText, loadConfig, parseFlags } from './config.js';
+import { createLogger } from './log.js';
+import { createEngine } from './app.js';
+
+/**
+ * `task-engine start`: resolve config, build the engine, listen, and stop cleanly on SIGINT/SIGTERM.
+ * Failures a person can fix (bad config, unreachable database) print one line and exit 1.
+ */
+async function main(argv: string[]): Promise<number> {
+	const [command, ...rest] = argv;
+	if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+		process.stdout.write(helpText());
+		return command === undefined ? 1 : 0;
+	}
+	if (command !== 'start') {
+		process.stderr.write(`task-engine: unknown command "${command}" (see task-engine --help)\n`);
+		return 2;
+	}
+	if (rest.includes('--help')) {
+		process.stdout.write(helpText());
+		return 0;
+	}
+
+	const config = loadConfig(process.env, parseFlags(rest));
+	const log = createLogger(config.logLevel);
+	const engine = await createEngine(config, log);
+	const address = await engine.server.listen({ host: config.host, port: config.port });
+
+	const database = engine.embedded ? `embedded PostgreSQL (${engine.embedded.clusterDir})` : 'DATABASE_URL';
+	process.stdout.write(`task-engine listening on ${address} (database: ${database})\n`);
+	process.stdout.write(`API docs: ${address}/docs\n`);
+	if (engine.keys.generatedKey) {
+		process.stdout.write(`\nGenerated API key (shown once; also saved to ${engine.keys.keyFile}):\n  ${engine.keys.generatedKey}\n\n`);
+	} else if (engine.keys.keyFile) {
+		process.stdout.write(`API key file: ${engine.keys.keyFile}\n`);
+	}
+	log.info({ address, engineId: engine.engineId }, 'engine started');
+
+	await new Promise<void>((resolve) => {
+		let signals = 0;
+		const onSignal = (signal: NodeJS.Signals) => {
+			signals += 1;
+			if (signals > 1) {
+				log.warn('second signal: exiting now');
+				process.exit(130);
+			}
+			log.info({ signal }, 'stopping: finishing in-flight deliveries');
+			engine.stop().then(resolve, (error: unknown) => {
+				log.error({ err: error }, 'stop failed');
+				resolve();
+			});
+		};
+		process.on('SIGINT', onSignal);
+		process.on('SIGTERM', onSignal);
+	});
+	log.info('engine stopped');
+	return 0;
+}
+
+function describe(error: unknown): string {
+	if (error instanceof ConfigError) return error.message;
+	const e = error as { name?: string; message?: string; code?: string; address?: string; port?: number };
+	if (e?.name === 'EmbeddedPostgresError') return e.message ?? String(error);
+	if (e?.code === 'EADDRINUSE') return `PORT ${e.port ?? ''} is already in use (set PORT or --port)`;
+	if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN' || e?.code === '28P01' || e?.code === '3D000') {
+		return `DATABASE_URL: cannot connect to the database (${e.message ?? e.code})`;
+	}
+	if (e?.message?.includes('timeout') && e.message.includes('connect')) return `DATABASE_URL: cannot connect to the database (${e.message})`;
+	return `startup failed: ${e?.message ?? String(error)}`;
+}
+
+main(process.argv.slice(2)).then(
+	(code) => process.exit(code),
+	(error: unknown) => {
+		process.stderr.write(`task-engine: ${describe(error)}\n`);
+		process.exit(1);
+	},
+);
