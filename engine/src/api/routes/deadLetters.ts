@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { Pool } from '../../db/pool.js';
+import { invalidField } from '../../errors.js';
+import { deleteDeadLetters, groupDeadLetters, selectDeadLetterIds } from '../../tasks/deadLetterSql.js';
+import type { TaskService } from '../../tasks/taskService.js';
+import { ErrorBody, errorResponses, QueueName, Uuid } from '../schemas/common.js';
+
+const Selector = Type.Object(
+	{
+		queue: Type.Optional(QueueName),
+		ids: Type.Optional(Type.Array(Uuid, { minItems: 1, maxItems: 10_000 })),
+		signature: Type.Optional(Type.String({ pattern: '^sig_[0-9a-f]{12}$' })),
+	},
+	{ additionalProperties: false },
+);
+type Selector = Static<typeof Selector>;
+
+const Group = Type.Object({
+	signature: Type.String(),
+	queue: Type.String(),
+	statusCode: Type.Union([Type.Integer(), Type.Null()]),
+	errorClass: Type.Union([Type.String(), Type.Null()]),
+	message: Type.String(),
+	count: Type.Integer(),
+	firstAt: Type.String(),
+	lastAt: Type.String(),
+	taskIds: Type.Array(Type.String()),
+});
+
+/** Redrive moves at most this many per call; callers loop for more (the answer says how many remain). */
+const REDRIVE_LIMIT = 10_000;
+
+function requireSelector(s: Selector): void {
+	if (s.queue === undefined && s.ids === undefined && s.signature === undefined) {
+		throw invalidField('queue', 'or ids or signature is required (at least one selector)');
+	}
+}
+
+/** /v1/dead-letters: failed tasks grouped by cause, redrive and discard. */
+export function deadLetterRoutes(pool: Pool, tasks: TaskService) {
+	return async (app: FastifyInstance) => {
+		const tags = ['dead letters'];
+		app.get<{ Querystring: { queue?: string } }>(
+			'/v1/dead-letters',
+			{
+				schema: {
+					tags,
+					summary: 'Failed tasks grouped by error signature',
+					querystring: Type.Object({ queue: Type.Optional(QueueName) }, { additionalProperties: false }),
+					response: { 200: Type.Object({ groups: Type.Array(Group) }), 400: ErrorBody, 401: ErrorBody },
+				},
+			},
+			async (request) => {
+				const groups = await groupDeadLetters(pool, { queue: request.query.queue });
+				return { groups: groups.map((g) => ({ ...g, firstAt: g.firstAt.toISOString(), lastAt: g.lastAt.toISOString() })) };
+			},
+		);
+
+		app.post<{ Body: Selector }>(
+			'/v1/dead-letters/redrive',
+			{
+				schema: {
+					tags,
+					summary: 'Put dead letters back in line (same id, attempt numbers continue, fresh budget)',
+					body: Selector,
+					response: { 200: Type.Object({ redriven: Type.Integer(), taskIds: Type.Array(Type.String()) }), ...errorResponses },
+				},
+			},
+			async (request) => {
+				requireSelector(request.body);
+				const ids = await selectDeadLetterIds(pool, request.body, REDRIVE_LIMIT);
+				const moved = await tasks.requeue(ids);
+				return { redriven: moved.length, taskIds: moved.map((t) => t.id) };
+			},
+		);
+
+		app.delete<{ Body: Selector }>(
+			'/v1/dead-letters',
+			{
+				schema: {
+					tags,
+					summary: 'Discard dead letters (deletes the failed tasks and their attempts)',
+					body: Selector,
+					response: { 200: Type.Object({ discarded: Type.Integer() }), ...errorResponses },
+				},
+			},
+			async (request) => {
+				requireSelector(request.body);
+				return { discarded: await deleteDeadLetters(pool, request.body) };
+			},
+		);
+	};
+}

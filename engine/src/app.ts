@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { createPool, type Pool } from './db/pool.js';
+import { isMigrated, migrate } from './db/migrate.js';
+import { Notifications } from './db/notifications.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.js';
+import { DispatchQueue } from './dispatch/dispatchQueue.js';
+import { ApiKeyVerifier, provisionApiKeys, type ApiKeyProvisioning } from './auth/apiKeys.js';
+import { QueueCatalog } from './queues/queueCatalog.js';
+import { QueueService } from './queues/queueService.js';
+import { TaskService } from './tasks/taskService.js';
+import { createDeliveryClient, type DeliveryClient } from './delivery/httpDelivery.js';
+import { SettlementWriter } from './delivery/settlement.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { DeliveryRescuer } from './maintenance/deliveryRescuer.js';
+import { EngineHeartbeat } from './maintenance/engineHeartbeat.js';
+import { ServiceLoop } from './maintenance/serviceLoop.js';
+import { buildServer } from './api/server.js';
+import { healthRoutes } from './api/routes/health.js';
+import { queueRoutes } from './api/routes/queues.js';
+import { taskRoutes } from './api/routes/tasks.js';
+import { deadLetterRoutes } from './api/routes/deadLetters.js';
+import { DomainError } from './errors.js';
+
+/** A running engine: its parts (tests drive them directly) and how to stop it. */
+export interface Engine {
+	readonly config: Config;
+	readonly engineId: string;
+	readonly server: FastifyInstance;
+	readonly pool: Pool;
+	readonly queues: QueueService;
+	readonly tasks: TaskService;
+	readonly dispatcher: Dispatcher;
+	readonly rescuer: DeliveryRescuer;
+	readonly keys: ApiKeyProvisioning;
+	/** The database URL in use (the embedded one when none was configured). */
+	readonly databaseUrl: string;
+	readonly embedded: EmbeddedPostgres | null;
+	stop(): Promise<void>;
+}
+
+export interface EngineOptions {
+	/** Start the background loops (dispatcher, rescuer, heartbeat). Tests of the API alone may skip them. */
+	background?: boolean;
+	/** Delivery client override (tests use the real one with other limits). */
+	deliveryClient?: DeliveryClient;
+}
+
+/**
+ * The composition root: config → database → pg-boss → services → background work → HTTP routes,
+ * in that order. `main.ts` only calls this, listens, and stops it on a signal.
+ */
+export async function createEngine(config: Config, log: Logger, options: EngineOptions = {}): Promise<Engine> {
+	const embedded = config.databaseUrl
+		? null
+		: await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: log.child({ component: 'embedded-postgres' }) });
+	const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgres).connectionString;
+	const schema = config.databaseSchema;
+	const engineId = randomUUID();
+	const closers: (() => Promise<unknown>)[] = [];
+	const closeAll = async () => {
+		for (const close of closers.reverse()) await close().catch((error: unknown) => log.warn({ err: error }, 'error while stopping'));
+		await embedded?.stop();
+	};
+
+	try {
+		const pool = createPool(databaseUrl, schema);
+		closers.push(() => pool.end());
+		await pool.query('SELECT 1');
+		const applied = await migrate(pool, schema);
+		if (applied.length > 0) log.info({ versions: applied }, 'database migrated');
+
+		const dispatch = await DispatchQueue.start(databaseUrl, `${schema}_pgboss`, log.child({ component: 'pg-boss' }));
+		closers.push(() => dispatch.stop());
+
+		const keys = await provisionApiKeys(pool, config.apiKeys, config.dataDir);
+		const verifier = new ApiKeyVerifier(pool);
+		await verifier.reload();
+
+		const notifications = new Notifications(databaseUrl, schema, log.child({ component: 'notifications' }));
+		await notifications.start();
+		closers.push(() => notifications.stop());
+
+		const catalog = new QueueCatalog(pool);
+		await catalog.loadAll();
+		const queues = new QueueService(pool, dispatch, schema, config.urlHostAllowList);
+		const deliveryClient = options.deliveryClient ?? createDeliveryClient({ resultLimitBytes: config.resultLimitBytes, snippetLimitBytes: config.resultLimitBytes });
+		closers.push(async () => deliveryClient.close());
+		const settlement = new SettlementWriter(pool, dispatch, schema, log.child({ component: 'settlement' }));
+		const dispatcher = new Dispatcher(pool, dispatch, catalog, settlement, deliveryClient, log.child({ component: 'dispatcher' }), {
+			schema,
+			engineId,
+			deliveryConcurrency: config.deliveryConcurrency,
+			pollIntervalMs: config.pollIntervalMs,
+			leaseGraceSeconds: config.leaseGraceSeconds,
+		});
+
+		const tasks = new TaskService({
+			pool,
+			dispatch,
+			schema,
+			limits: config,
+			resolveQueue: async (name, field) => {
+				const entry = catalog.get(name) ?? (await catalog.reload(name));
+				if (entry) return entry.queue;
+				if (config.autoCreateQueues) return queues.ensure(name);
+				throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
+			},
+			onEnqueued: (queue) => dispatcher.wake(queue),
+		});
+
+		notifications.on('tasks', (queue) => dispatcher.wake(queue));
+		notifications.on('queues', (queue) => void catalog.reload(queue).catch((error: unknown) => log.warn({ err: error, queue }, 'queue reload failed')));
+		notifications.onReconnect(() => void catalog.loadAll().then(() => dispatcher.wakeAll(), () => undefined));
+
+		const heartbeat = new EngineHeartbeat(pool, engineId);
+		const rescuer = new DeliveryRescuer(pool, dispatch, schema, config.engineDeadAfterSeconds);
+		const loops: ServiceLoop[] = [];
+		if (options.background !== false) {
+			await heartbeat.register();
+			closers.push(() => heartbeat.unregister());
+			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(rescuer, 5000, log));
+			loops.push(new ServiceLoop({ name: 'catalogRefresh', runOnce: async () => (await catalog.loadAll(), {}) }, 30_000, log));
+			for (const loop of loops) loop.start();
+			dispatcher.start();
+		}
+
+		const server = await buildServer({
+			log,
+			bodyLimitBytes: config.bodyLimitBytes,
+			verifier,
+			metricsAuth: config.metricsAuth,
+			routes: async (app) => {
+				await app.register(
+					healthRoutes({
+						check: async () => {
+							const database = await pool.query('SELECT 1').then(() => true, () => false);
+							const migrations = database && (await isMigrated(pool).catch(() => false));
+							return { ready: database && migrations, database, migrations };
+						},
+					}),
+				);
+				await app.register(queueRoutes(queues));
+				await app.register(taskRoutes(tasks));
+				await app.register(deadLetterRoutes(pool, tasks));
+			},
+		});
+
+		let stopped: Promise<void> | null = null;
+		return {
+			config,
+			engineId,
+			server,
+			pool,
+			queues,
+			tasks,
+			dispatcher,
+			rescuer,
+			keys,
+			databaseUrl,
+			embedded,
+			stop: () =>
+				(stopped ??= (async () => {
+					await server.close();
+					await dispatcher.stop(config.shutdownGraceSeconds * 1000);
+					for (const loop of loops) await loop.stop();
+					await closeAll();
+				})()),
+		};
+	} catch (error) {
+		await closeAll();
+		throw error;
+	}
+}

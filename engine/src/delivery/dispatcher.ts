@@ -1,0 +1,229 @@
+import type { Logger } from '../log.js';
+import type { Pool } from '../db/pool.js';
+import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
+import { taskHandlers, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
+import type { TaskRow } from '../tasks/taskSql.js';
+import { claimDueTasks } from './claim.js';
+import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
+import type { SettlementWriter } from './settlement.js';
+import { targetFor, taskDeliveryRequest } from './taskDelivery.js';
+
+export interface DispatcherOptions {
+	schema: string;
+	engineId: string;
+	/** Deliveries in flight in this process, across queues. */
+	deliveryConcurrency: number;
+	pollIntervalMs: number;
+	leaseGraceSeconds: number;
+}
+
+/** Observers of deliveries (metrics); called after each attempt's result is durable. */
+export type DeliveryObserver = (task: TaskRow, outcome: DeliveryOutcome) => void;
+
+/**
+ * Moves due tasks from pg-boss to their handlers. One loop per queue claims as many due tasks as
+ * there are free slots, starts their deliveries without waiting for them, and sleeps until
+ * something can change: a notification (new task, settled task, queue change), a timer set to the
+ * next due time by the database clock, a freed slot, or the safety-net poll.
+ */
+export class Dispatcher {
+	private readonly loops = new Map<string, QueueLoop>();
+	private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void>; releasing: boolean }>();
+	private readonly roundRobin = new Map<string, number>();
+	private readonly observers: DeliveryObserver[] = [];
+	private stopping = false;
+
+	constructor(
+		private readonly pool: Pool,
+		private readonly dispatch: DispatchQueue,
+		private readonly catalog: QueueCatalog,
+		private readonly settlement: SettlementWriter,
+		private readonly client: DeliveryClient,
+		private readonly log: Logger,
+		private readonly options: DispatcherOptions,
+	) {}
+
+	start(): void {
+		this.catalog.onChange((name) => this.ensureLoop(name)?.wake());
+		for (const name of this.catalog.names()) this.ensureLoop(name);
+	}
+
+	observe(observer: DeliveryObserver): void {
+		this.observers.push(observer);
+	}
+
+	/** Something may be due in this queue (a notification or a local enqueue). */
+	wake(queue: string): void {
+		this.ensureLoop(queue)?.wake();
+	}
+
+	wakeAll(): void {
+		for (const loop of this.loops.values()) loop.wake();
+	}
+
+	get inFlightCount(): number {
+		return this.inFlight.size;
+	}
+
+	freeSlots(): number {
+		return this.stopping ? 0 : Math.max(0, this.options.deliveryConcurrency - this.inFlight.size);
+	}
+
+	private ensureLoop(name: string): QueueLoop | undefined {
+		if (this.stopping) return undefined;
+		let loop = this.loops.get(name);
+		if (!loop && this.catalog.get(name)) {
+			loop = new QueueLoop(name, this);
+			this.loops.set(name, loop);
+			loop.run().finally(() => this.loops.delete(name));
+		}
+		return loop;
+	}
+
+	/** One claim round for a queue; returns how long the loop may sleep (null: until woken). */
+	async claimRound(name: string): Promise<{ claimed: number; sleepMs: number | null } | 'gone'> {
+		const entry = this.catalog.get(name);
+		if (!entry) return 'gone';
+		if (entry.queue.paused) return { claimed: 0, sleepMs: null };
+		const wanted = this.freeSlots();
+		if (wanted === 0) return { claimed: 0, sleepMs: null };
+		const claim = await claimDueTasks(this.pool, this.dispatch, {
+			schema: this.options.schema,
+			queue: entry.queue,
+			wanted,
+			includeHandlerJobs: taskHandlers(entry).length > 0,
+			engineId: this.options.engineId,
+			leaseGraceSeconds: this.options.leaseGraceSeconds,
+		});
+		for (const task of claim.tasks) this.deliver(task, entry);
+		if (claim.tasks.length === wanted) return { claimed: claim.tasks.length, sleepMs: 0 };
+		if (claim.atConcurrencyLimit) return { claimed: 0, sleepMs: this.options.pollIntervalMs };
+		return { claimed: claim.tasks.length, sleepMs: Math.min(claim.retryInMs ?? this.options.pollIntervalMs, this.options.pollIntervalMs) };
+	}
+
+	reportClaimError(queue: string, error: unknown): void {
+		this.log.error({ err: error, queue }, 'claiming due tasks failed; backing off');
+	}
+
+	private pickHandler(entry: QueueEntry) {
+		const handlers = taskHandlers(entry);
+		if (handlers.length === 0) return undefined;
+		const next = (this.roundRobin.get(entry.queue.name) ?? 0) + 1;
+		this.roundRobin.set(entry.queue.name, next);
+		return handlers[next % handlers.length];
+	}
+
+	private deliver(task: TaskRow, entry: QueueEntry): void {
+		const controller = new AbortController();
+		const record = { controller, done: Promise.resolve(), releasing: false };
+		record.done = this.attempt(task, entry, controller.signal, () => record.releasing)
+			.catch((error: unknown) => this.log.error({ err: error, taskId: task.id }, 'delivery bookkeeping failed; the rescuer will retry the task'))
+			.finally(() => {
+				this.inFlight.delete(task.id);
+				this.wake(task.queue);
+				if (this.inFlight.size === this.options.deliveryConcurrency - 1) this.wakeAll();
+			});
+		this.inFlight.set(task.id, record);
+	}
+
+	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean): Promise<void> {
+		const now = new Date();
+		const handler = task.url === null ? this.pickHandler(entry) : undefined;
+		const target = targetFor(task, entry.queue, handler, now);
+		let outcome: DeliveryOutcome;
+		if (target) {
+			outcome = await this.client.send(taskDeliveryRequest(task, target, now), signal);
+		} else {
+			// The last handler went away between claim and delivery: give the attempt back.
+			outcome = { kind: 'retry', errorClass: 'aborted', error: 'no handler registered for the queue', durationMs: 0, responseSnippet: null };
+		}
+		const release = !target || releasing();
+		this.log.debug({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, statusCode: 'statusCode' in outcome ? outcome.statusCode : undefined }, 'attempt finished');
+		if (outcome.kind !== 'delivered' && !release) {
+			this.log.warn({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, error: outcome.error }, 'attempt failed');
+		}
+		await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release });
+		for (const observer of this.observers) observer(task, outcome);
+	}
+
+	/**
+	 * Stops claiming, lets in-flight deliveries finish for up to `graceMs`, then aborts the rest and
+	 * gives their attempts back (due again at once, not charged), so another engine picks them up.
+	 */
+	async stop(graceMs: number): Promise<void> {
+		this.stopping = true;
+		for (const loop of this.loops.values()) loop.stop();
+		const all = () => Promise.all([...this.inFlight.values()].map((r) => r.done));
+		let timer: NodeJS.Timeout | undefined;
+		const timedOut = await Promise.race([
+			all().then(() => false),
+			new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+		]);
+		clearTimeout(timer);
+		if (timedOut) {
+			this.log.warn({ inFlight: this.inFlight.size }, 'shutdown grace over; releasing in-flight deliveries');
+			for (const record of this.inFlight.values()) {
+				record.releasing = true;
+				record.controller.abort();
+			}
+			await all();
+		}
+	}
+}
+
+/** The claim loop of one queue. */
+class QueueLoop {
+	private woken = false;
+	private stopped = false;
+	private resolveSleep: (() => void) | null = null;
+
+	constructor(
+		private readonly name: string,
+		private readonly dispatcher: Dispatcher,
+	) {}
+
+	wake(): void {
+		this.woken = true;
+		this.resolveSleep?.();
+	}
+
+	stop(): void {
+		this.stopped = true;
+		this.resolveSleep?.();
+	}
+
+	async run(): Promise<void> {
+		let failures = 0;
+		while (!this.stopped) {
+			this.woken = false;
+			let sleepMs: number | null;
+			try {
+				const round = await this.dispatcher.claimRound(this.name);
+				if (round === 'gone') return;
+				sleepMs = round.sleepMs;
+				failures = 0;
+			} catch (error) {
+				// Database trouble: back off (up to 5 s) and try again; nothing is lost meanwhile.
+				failures += 1;
+				this.dispatcher.reportClaimError(this.name, error);
+				sleepMs = Math.min(100 * 2 ** failures, 5000);
+			}
+			if (this.stopped) return;
+			if (sleepMs === 0 || this.woken) continue;
+			await this.sleep(sleepMs);
+		}
+	}
+
+	private sleep(ms: number | null): Promise<void> {
+		return new Promise((resolve) => {
+			const timer = ms === null ? undefined : setTimeout(done, ms);
+			const self = this;
+			function done() {
+				clearTimeout(timer);
+				self.resolveSleep = null;
+				resolve();
+			}
+			this.resolveSleep = done;
+		});
+	}
+}

@@ -1,0 +1,212 @@
+import http, { STATUS_CODES } from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import axios, { type AxiosResponse } from 'axios';
+import { parseRetryAfter } from './retryPolicy.js';
+
+/** One delivery attempt: a POST of `body` (already signed into `headers`) to `url`. */
+export interface DeliveryRequest {
+	url: string;
+	/** Sent byte for byte as this string's UTF-8: it is what the signature covers. */
+	body: string;
+	headers: Record<string, string>;
+	/** Covers the whole exchange: connect, request, response headers and body. */
+	timeoutMs: number;
+}
+
+/** Why an attempt failed without a usable HTTP status (or, for `no_retry`/`redirect`, despite one). */
+export type ErrorClass =
+	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted';
+
+/**
+ * How an attempt ended (DESIGN §3.4): `delivered` completes the task, `retry` schedules another
+ * attempt (honouring `retryAfterSeconds`), `failed` dead-letters it at once. `result` is the body
+ * parsed as JSON (whatever its content-type) when it parses and fits `resultLimitBytes`, else null;
+ * `responseSnippet` is the start of the body as text, null when there was none.
+ */
+export type DeliveryOutcome =
+	| { kind: 'delivered'; statusCode: number; durationMs: number; result: unknown; responseSnippet: string | null }
+	| { kind: 'retry'; statusCode?: number; errorClass?: ErrorClass; error: string; durationMs: number; retryAfterSeconds?: number; responseSnippet: string | null }
+	| { kind: 'failed'; statusCode?: number; errorClass?: ErrorClass; error: string; durationMs: number; responseSnippet: string | null };
+
+/** Sends delivery attempts over pooled keep-alive connections. */
+export interface DeliveryClient {
+	/** Never throws: every result, network errors and aborts included, is an outcome. */
+	send(req: DeliveryRequest, signal?: AbortSignal): Promise<DeliveryOutcome>;
+	/** Closes pooled connections. */
+	close(): void;
+}
+
+/** Options of {@link createDeliveryClient}. */
+export interface DeliveryClientOptions {
+	/** Concurrent connections per host and protocol; 256 by default. */
+	maxSockets?: number;
+	/** Largest response body kept as the task's result; 16 KiB by default. */
+	resultLimitBytes?: number;
+	/** Bytes of the response body kept as the attempt's snippet; 16 KiB by default. */
+	snippetLimitBytes?: number;
+	/** Clock for HTTP-date Retry-After values. */
+	now?: () => Date;
+}
+
+// 404 is retried because n8n answers it while a workflow is inactive or restarting (DESIGN §3.4).
+const RETRY_STATUSES = new Set([404, 408, 410, 425, 429]);
+
+export function createDeliveryClient(opts: DeliveryClientOptions = {}): DeliveryClient {
+	const { maxSockets = 256, resultLimitBytes = 16384, snippetLimitBytes = 16384 } = opts;
+	const now = opts.now ?? (() => new Date());
+	const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+	const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
+	const client = axios.create({
+		httpAgent,
+		httpsAgent,
+		maxRedirects: 0,
+		validateStatus: () => true,
+		// A stream lets us stop after limit + 1 bytes: a 2xx with a huge body is still delivered
+		// and memory stays bounded.
+		responseType: 'stream',
+	});
+
+	async function send(req: DeliveryRequest, signal?: AbortSignal): Promise<DeliveryOutcome> {
+		const started = performance.now();
+		const elapsed = () => Math.round(performance.now() - started);
+		// Axios's own timeout stops at the response headers; this one also covers the body.
+		const deadline = new AbortController();
+		const timer = setTimeout(() => deadline.abort(), req.timeoutMs);
+		const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
+		let response: AxiosResponse<Readable> | undefined;
+		try {
+			// A Buffer, because axios's default request transform trims a JSON string, and the
+			// signature covers the exact bytes.
+			response = await client.post<Readable>(req.url, Buffer.from(req.body, 'utf8'), {
+				headers: req.headers,
+				timeout: req.timeoutMs,
+				signal: combined,
+			});
+			const limit = Math.max(resultLimitBytes, snippetLimitBytes);
+			const { bytes, complete } = await readBounded(response.data, limit, combined);
+			const result = complete && bytes.length <= resultLimitBytes ? parseJson(bytes) : null;
+			return classifyResponse(response, elapsed(), result, snippetOf(bytes, snippetLimitBytes), now());
+		} catch (err) {
+			response?.data.destroy();
+			// Which signal fired tells our own aborts apart from the errors they surface as.
+			const failure = signal?.aborted
+				? { errorClass: 'aborted' as const, error: 'delivery aborted' }
+				: deadline.signal.aborted
+					? { errorClass: 'timeout' as const, error: `timed out after ${req.timeoutMs} ms` }
+					: describeFailure(err, req);
+			return { kind: 'retry', ...failure, durationMs: elapsed(), responseSnippet: null };
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+
+	return {
+		send,
+		close() {
+			httpAgent.destroy();
+			httpsAgent.destroy();
+		},
+	};
+}
+
+async function readBounded(
+	stream: Readable,
+	limit: number,
+	signal: AbortSignal,
+): Promise<{ bytes: Buffer; complete: boolean }> {
+	// Axios 1.x also ends the stream on abort, but the timeout guarantee should not rest on that.
+	addAbortSignal(signal, stream);
+	const chunks: Buffer[] = [];
+	let size = 0;
+	for await (const chunk of stream as AsyncIterable<Buffer>) {
+		chunks.push(chunk);
+		size += chunk.length;
+		// Leaving the loop destroys the stream (and its socket): the rest is never read.
+		if (size > limit) return { bytes: Buffer.concat(chunks), complete: false };
+	}
+	return { bytes: Buffer.concat(chunks), complete: true };
+}
+
+function parseJson(bytes: Buffer): unknown {
+	try {
+		return bytes.length === 0 ? null : (JSON.parse(bytes.toString('utf8')) as unknown);
+	} catch {
+		return null;
+	}
+}
+
+function snippetOf(bytes: Buffer, limit: number): string | null {
+	// StringDecoder holds back a multi-byte character cut at the limit instead of mangling it.
+	const text = new StringDecoder('utf8').write(bytes.subarray(0, limit));
+	return text.length === 0 ? null : text;
+}
+
+function classifyResponse(
+	res: AxiosResponse,
+	durationMs: number,
+	result: unknown,
+	responseSnippet: string | null,
+	now: Date,
+): DeliveryOutcome {
+	const statusCode = res.status;
+	const error = `HTTP ${statusCode} ${res.statusText || STATUS_CODES[statusCode] || ''}`.trim();
+	const header = (name: string) => {
+		const value: unknown = res.headers[name];
+		return value == null ? undefined : String(Array.isArray(value) ? value[0] : value);
+	};
+	const base = { statusCode, error, durationMs, responseSnippet };
+	// The handler's explicit "retrying will not help" wins over any status.
+	if (header('x-task-no-retry')?.trim().toLowerCase() === 'true') {
+		return { kind: 'failed', ...base, errorClass: 'no_retry', error: `${error} (x-task-no-retry)` };
+	}
+	if (statusCode >= 200 && statusCode < 300) {
+		return { kind: 'delivered', statusCode, durationMs, result, responseSnippet };
+	}
+	if (RETRY_STATUSES.has(statusCode) || (statusCode >= 500 && statusCode < 600)) {
+		const retryAfterSeconds = parseRetryAfter(header('retry-after'), now);
+		return { kind: 'retry', ...base, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+	}
+	if (statusCode >= 300 && statusCode < 400) {
+		const target = header('location') ? ` to ${header('location')}` : '';
+		return { kind: 'failed', ...base, errorClass: 'redirect', error: `${error}: redirect${target} not followed` };
+	}
+	if (statusCode >= 400 && statusCode < 500) return { kind: 'failed', ...base };
+	// A final 1xx or a status beyond 599 is no HTTP we understand: retry rather than lose the task.
+	return { kind: 'retry', ...base, errorClass: 'protocol', error: `unexpected ${error}` };
+}
+
+const ERROR_CODES: Record<string, [ErrorClass, string]> = {
+	ECONNABORTED: ['timeout', ''], // axios's own timeout
+	ETIMEDOUT: ['timeout', ''],
+	ENOTFOUND: ['dns', 'DNS lookup failed for'],
+	EAI_AGAIN: ['dns', 'DNS lookup temporarily failed for'],
+	ECONNREFUSED: ['connection', 'connection refused'],
+	ECONNRESET: ['connection', 'connection reset'],
+	EPIPE: ['connection', 'broken pipe'],
+	EHOSTUNREACH: ['connection', 'host unreachable'],
+	ENETUNREACH: ['connection', 'network unreachable'],
+};
+
+/** Names a transport error. Axios wraps the socket error, so its causes are searched too. */
+function describeFailure(err: unknown, req: DeliveryRequest): { errorClass: ErrorClass; error: string } {
+	const message = err instanceof Error ? err.message : String(err);
+	const codes: string[] = [];
+	for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+		const code = (e as { code?: unknown }).code;
+		if (typeof code === 'string') codes.push(code);
+	}
+	const known = codes.map((code) => ERROR_CODES[code]).find((entry) => entry !== undefined);
+	if (known?.[0] === 'timeout') return { errorClass: 'timeout', error: `timed out after ${req.timeoutMs} ms` };
+	if (known?.[0] === 'dns') {
+		return { errorClass: 'dns', error: `${known[1]} ${URL.parse(req.url)?.hostname ?? req.url}` };
+	}
+	if (/socket hang up/i.test(message)) return { errorClass: 'connection', error: 'socket hang up' };
+	if (known) return { errorClass: known[0], error: known[1] };
+	if (codes.some((code) => code === 'EPROTO' || /CERT|SSL|TLS|HOSTNAME_MISMATCH/.test(code))) {
+		return { errorClass: 'tls', error: `TLS error: ${message}`.slice(0, 200) };
+	}
+	return { errorClass: 'protocol', error: message.slice(0, 200) || 'unknown delivery error' };
+}

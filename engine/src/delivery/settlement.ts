@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import type { Pool, Queryable } from '../db/pool.js';
+import { withTransaction } from '../db/pool.js';
+import { notify } from '../db/notifications.js';
+import type { DispatchJob, DispatchQueue } from '../dispatch/dispatchQueue.js';
+import { insertAttempts, type NewAttempt } from '../tasks/attemptSql.js';
+import type { TaskRow } from '../tasks/taskSql.js';
+import { recordHandlerResults } from '../queues/handlerSql.js';
+import type { DeliveryOutcome, ErrorClass } from './httpDelivery.js';
+import { retryDelaySeconds } from './retryPolicy.js';
+
+/** An attempt whose HTTP exchange is over (or was lost), waiting to be written. */
+export interface AttemptResult {
+	/** The task as it was claimed: its attempt number is the claim token. */
+	task: Pick<TaskRow, 'id' | 'queue' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url'>;
+	startedAt: Date;
+	outcome: DeliveryOutcome | LostDelivery;
+	handlerId: string | null;
+	/** Give the attempt back: recorded, but not charged to the budget, and due again at once (shutdown). */
+	release?: boolean;
+}
+
+/** A delivery whose outcome nobody saw: the engine died or the lease ran out. */
+export interface LostDelivery {
+	kind: 'lost';
+	error: string;
+}
+
+export type Transition =
+	| { state: 'completed'; result: unknown }
+	| { state: 'retrying'; delaySeconds: number; budgetBase: number }
+	| { state: 'failed' };
+
+/** What an attempt's outcome does to its task: a pure decision, tested on its own. */
+export function decideTransition(a: AttemptResult, random: () => number = Math.random): Transition {
+	const { outcome, task } = a;
+	if (outcome.kind === 'delivered') return { state: 'completed', result: outcome.result };
+	if (outcome.kind === 'failed') return { state: 'failed' };
+	if (a.release) return { state: 'retrying', delaySeconds: 0, budgetBase: task.budgetBase + 1 };
+	const used = task.attemptCount - task.budgetBase;
+	if (used >= task.retry.limit + 1) return { state: 'failed' };
+	const retryAfterSeconds = outcome.kind === 'retry' ? outcome.retryAfterSeconds : undefined;
+	return {
+		state: 'retrying',
+		delaySeconds: retryDelaySeconds(task.retry, used, { retryAfterSeconds, random }),
+		budgetBase: task.budgetBase,
+	};
+}
+
+function attemptRecord(a: AttemptResult): NewAttempt {
+	const o = a.outcome;
+	const failedOrRetry = o.kind !== 'delivered';
+	return {
+		taskId: a.task.id,
+		number: a.task.attemptCount,
+		startedAt: a.startedAt.toISOString(),
+		durationMs: o.kind === 'lost' ? null : Math.round(o.durationMs),
+		outcome: o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'failed' : 'retry',
+		statusCode: o.kind === 'lost' ? null : (o.statusCode ?? null),
+		errorClass: o.kind === 'lost' ? 'lost' : o.kind === 'delivered' ? null : ((o.errorClass as ErrorClass | undefined) ?? null),
+		error: failedOrRetry ? o.error : null,
+		responseSnippet: o.kind === 'lost' ? null : o.responseSnippet,
+		handlerId: a.handlerId,
+	};
+}
+
+export interface SettleCounts {
+	completed: number;
+	retrying: number;
+	failed: number;
+	/** Results for tasks no longer active under that claim (rescued or deleted meanwhile): ignored. */
+	stale: number;
+}
+
+/**
+ * Writes a set of attempt results in the caller's transaction: the attempts, the task transitions
+ * (guarded by the claim token so a rescued or deleted task is not touched), the new dispatch jobs of
+ * retries, the completion of the old jobs, handler health, and a wake-up for the queues' dispatchers.
+ */
+export async function settleAttempts(
+	db: Queryable,
+	dispatch: DispatchQueue,
+	schema: string,
+	results: readonly AttemptResult[],
+	random: () => number = Math.random,
+): Promise<SettleCounts> {
+	const counts: SettleCounts = { completed: 0, retrying: 0, failed: 0, stale: 0 };
+	if (results.length === 0) return counts;
+	const rows = results.map((a) => {
+		const t = decideTransition(a, random);
+		const o = a.outcome;
+		return {
+			id: a.task.id,
+			attempt: a.task.attemptCount,
+			state: t.state,
+			result: t.state === 'completed' ? (t.result ?? null) : null,
+			delaySeconds: t.state === 'retrying' ? t.delaySeconds : null,
+			budgetBase: t.state === 'retrying' ? t.budgetBase : a.task.budgetBase,
+			jobId: t.state === 'retrying' ? randomUUID() : null,
+			lastError: o.kind === 'delivered' ? null : o.error,
+			lastStatusCode: o.kind === 'lost' ? null : (o.statusCode ?? null),
+			lastErrorClass: o.kind === 'lost' ? 'lost' : o.kind === 'delivered' ? null : (o.errorClass ?? null),
+		};
+	});
+	const { rows: updated } = await db.query<{ id: string; queue: string; state: string; dueAt: Date; priority: number; timeoutSeconds: number; jobId: string; url: string | null }>(
+		`UPDATE tasks t SET state = x.state,
+		   result = CASE WHEN x.state = 'completed' THEN x.result ELSE t.result END,
+		   due_at = CASE WHEN x.state = 'retrying' THEN now() + make_interval(secs => x."delaySeconds") ELSE t.due_at END,
+		   finished_at = CASE WHEN x.state = 'retrying' THEN NULL ELSE now() END,
+		   budget_base = x."budgetBase",
+		   job_id = COALESCE(x."jobId", t.job_id),
+		   last_error = x."lastError", last_status_code = x."lastStatusCode", last_error_class = x."lastErrorClass",
+		   lease_expires_at = NULL, engine_id = NULL
+		 FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int, state text, result jsonb, "delaySeconds" float8,
+		   "budgetBase" int, "jobId" uuid, "lastError" text, "lastStatusCode" int, "lastErrorClass" text)
+		 WHERE t.id = x.id AND t.state = 'active' AND t.attempt_count = x.attempt
+		 RETURNING t.id, t.queue, t.state, t.due_at AS "dueAt", t.priority, t.timeout_seconds AS "timeoutSeconds", t.job_id AS "jobId", t.url`,
+		[JSON.stringify(rows)],
+	);
+	const settled = new Set(updated.map((u) => u.id));
+	counts.stale = results.length - settled.size;
+	const live = results.filter((a) => settled.has(a.task.id));
+	await insertAttempts(db, live.map(attemptRecord));
+	await recordHandlerResults(
+		db,
+		live.filter((a) => a.handlerId !== null && a.outcome.kind !== 'lost').map((a) => ({ handlerId: a.handlerId as string, ok: a.outcome.kind === 'delivered' })),
+	);
+
+	const oldJobs = new Map<string, string[]>();
+	for (const a of live) if (a.task.jobId) push(oldJobs, a.task.queue, a.task.jobId);
+	const newJobs = new Map<string, DispatchJob[]>();
+	for (const u of updated) {
+		counts[u.state as keyof SettleCounts] += 1;
+		if (u.state !== 'retrying') continue;
+		push(newJobs, u.queue, {
+			id: u.jobId,
+			taskId: u.id,
+			priority: u.priority,
+			dueAt: u.dueAt,
+			expireInSeconds: u.timeoutSeconds + 120,
+			viaHandler: u.url === null,
+		});
+	}
+	for (const [queue, ids] of oldJobs) await dispatch.complete(db, queue, ids);
+	for (const [queue, jobs] of newJobs) await dispatch.insert(db, queue, jobs);
+	for (const queue of new Set(updated.map((u) => u.queue))) await notify(db, schema, 'tasks', queue);
+	return counts;
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+	const list = map.get(key);
+	if (list) list.push(value);
+	else map.set(key, [value]);
+}
+
+/**
+ * Group commit for settlements: results arriving while a write is in flight are written together
+ * in the next transaction, so 2,000 deliveries a second cost tens of transactions, not thousands.
+ * `add` resolves once the result is durable.
+ */
+export class SettlementWriter {
+	private pending: { result: AttemptResult; done: (error?: unknown) => void }[] = [];
+	private writing = 0;
+	private readonly maxParallel = 2;
+
+	constructor(
+		private readonly pool: Pool,
+		private readonly dispatch: DispatchQueue,
+		private readonly schema: string,
+		private readonly log: Logger,
+	) {}
+
+	add(result: AttemptResult): Promise<void> {
+		return new Promise((resolve, reject) => {
+			this.pending.push({ result, done: (error) => (error ? reject(error) : resolve()) });
+			this.flush();
+		});
+	}
+
+	private flush(): void {
+		if (this.writing >= this.maxParallel || this.pending.length === 0) return;
+		const batch = this.pending.splice(0, 500);
+		this.writing += 1;
+		withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, batch.map((b) => b.result)))
+			.then(
+				() => batch.forEach((b) => b.done()),
+				(error: unknown) => {
+					this.log.error({ err: error, count: batch.length }, 'writing delivery results failed; the rescuer will retry these tasks');
+					batch.forEach((b) => b.done(error));
+				},
+			)
+			.finally(() => {
+				this.writing -= 1;
+				this.flush();
+			});
+	}
+}

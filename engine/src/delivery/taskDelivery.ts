@@ -1,0 +1,55 @@
+import type { HandlerRow } from '../queues/handlerSql.js';
+import type { QueueRow } from '../queues/queueSql.js';
+import type { TaskRow } from '../tasks/taskSql.js';
+import { deliveryHeaders } from './signature.js';
+import type { DeliveryRequest } from './httpDelivery.js';
+
+/** Where one attempt goes, and which secrets sign it. */
+export interface Target {
+	url: string;
+	secrets: string[];
+	handlerId: string | null;
+}
+
+/** A task with its own URL is signed with the queue's secret (both while it rotates); else the handler's. */
+export function targetFor(task: TaskRow, queue: QueueRow, handler: HandlerRow | undefined, now: Date): Target | null {
+	if (task.url !== null) {
+		const secrets = [queue.secret];
+		if (queue.previousSecret && queue.previousSecretExpiresAt && queue.previousSecretExpiresAt > now) secrets.push(queue.previousSecret);
+		return { url: task.url, secrets, handlerId: null };
+	}
+	if (!handler) return null;
+	return { url: handler.url, secrets: [handler.secret], handlerId: handler.id };
+}
+
+/** The delivery body of DESIGN §3.4; `scheduledFor` is the task's due time. */
+export function taskDeliveryBody(task: TaskRow): Record<string, unknown> {
+	return {
+		id: task.id,
+		queue: task.queue,
+		name: task.name,
+		payload: task.payload,
+		attempt: task.attemptCount,
+		maxAttempts: task.budgetBase + task.retry.limit + 1,
+		scheduledFor: task.dueAt.toISOString(),
+		createdAt: task.createdAt.toISOString(),
+	};
+}
+
+/** The signed HTTP request of one attempt: a fresh timestamp and signature every time. */
+export function taskDeliveryRequest(task: TaskRow, target: Target, now: Date): DeliveryRequest {
+	const body = JSON.stringify(taskDeliveryBody(task));
+	return {
+		url: target.url,
+		body,
+		timeoutMs: task.timeoutSeconds * 1000,
+		headers: deliveryHeaders({
+			id: task.id,
+			timestampSeconds: Math.floor(now.getTime() / 1000),
+			body,
+			secrets: target.secrets,
+			attempt: task.attemptCount,
+			queue: task.queue,
+		}),
+	};
+}

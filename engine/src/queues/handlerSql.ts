@@ -1,0 +1,86 @@
+import type { Queryable } from '../db/pool.js';
+
+export type HandlerEvent = 'task' | 'batch';
+export type HandlerMode = 'production' | 'test';
+
+export interface HandlerRow {
+	id: string;
+	queue: string;
+	url: string;
+	events: HandlerEvent[];
+	mode: HandlerMode;
+	secret: string;
+	healthy: boolean;
+	consecutiveFailures: number;
+	deliveries: number;
+	successes: number;
+	createdAt: Date;
+}
+
+const COLUMNS = `id, queue, url, events, mode, secret, healthy, consecutive_failures AS "consecutiveFailures",
+  deliveries, successes, created_at AS "createdAt"`;
+
+/**
+ * Registers a handler, or returns the one already registered for the same queue, URL and mode (a
+ * Task Trigger re-activating must not pile up duplicates); its events are updated to the new ones.
+ */
+export async function upsertHandler(
+	db: Queryable,
+	h: { id: string; queue: string; url: string; events: HandlerEvent[]; mode: HandlerMode; secret: string },
+): Promise<{ handler: HandlerRow; created: boolean }> {
+	const existing = await db.query<HandlerRow>(
+		`UPDATE handlers SET events = $4 WHERE queue = $1 AND url = $2 AND mode = $3 RETURNING ${COLUMNS}`,
+		[h.queue, h.url, h.mode, h.events],
+	);
+	if (existing.rows[0]) return { handler: existing.rows[0], created: false };
+	const { rows } = await db.query<HandlerRow>(
+		`INSERT INTO handlers (id, queue, url, events, mode, secret) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+		[h.id, h.queue, h.url, h.events, h.mode, h.secret],
+	);
+	return { handler: rows[0], created: true };
+}
+
+export async function listHandlers(db: Queryable, queue: string): Promise<HandlerRow[]> {
+	const { rows } = await db.query<HandlerRow>(`SELECT ${COLUMNS} FROM handlers WHERE queue = $1 ORDER BY created_at, id`, [queue]);
+	return rows;
+}
+
+export async function listAllHandlers(db: Queryable): Promise<HandlerRow[]> {
+	const { rows } = await db.query<HandlerRow>(`SELECT ${COLUMNS} FROM handlers ORDER BY queue, created_at, id`);
+	return rows;
+}
+
+export async function getHandler(db: Queryable, queue: string, id: string): Promise<HandlerRow | null> {
+	const { rows } = await db.query<HandlerRow>(`SELECT ${COLUMNS} FROM handlers WHERE queue = $1 AND id = $2`, [queue, id]);
+	return rows[0] ?? null;
+}
+
+export async function deleteHandler(db: Queryable, queue: string, id: string): Promise<boolean> {
+	const { rowCount } = await db.query('DELETE FROM handlers WHERE queue = $1 AND id = $2', [queue, id]);
+	return rowCount === 1;
+}
+
+/**
+ * Records delivery results per handler in one statement. A handler turns unhealthy after 3
+ * failures in a row (n8n answers 404 while a workflow is inactive) and healthy on its next success.
+ */
+export async function recordHandlerResults(
+	db: Queryable,
+	results: readonly { handlerId: string; ok: boolean }[],
+): Promise<void> {
+	if (results.length === 0) return;
+	await db.query(
+		`WITH r AS (
+		   SELECT h AS id, count(*) AS n, count(*) FILTER (WHERE ok) AS ok_n, bool_and(ok) AS all_ok, bool_or(ok) AS any_ok,
+		     (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
+		   FROM unnest($1::uuid[], $2::boolean[]) WITH ORDINALITY AS x(h, ok, ord) GROUP BY h
+		 )
+		 UPDATE handlers SET deliveries = deliveries + r.n, successes = successes + r.ok_n,
+		   consecutive_failures = CASE WHEN r.last_ok THEN 0 WHEN r.any_ok THEN 1 ELSE consecutive_failures + r.n END,
+		   healthy = CASE WHEN r.last_ok THEN true WHEN r.any_ok THEN healthy ELSE consecutive_failures + r.n < 3 END,
+		   last_success_at = CASE WHEN r.any_ok THEN now() ELSE last_success_at END,
+		   last_failure_at = CASE WHEN r.all_ok THEN last_failure_at ELSE now() END
+		 FROM r WHERE handlers.id = r.id`,
+		[results.map((r) => r.handlerId), results.map((r) => r.ok)],
+	);
+}

@@ -1,0 +1,65 @@
+import type { Pool } from '../db/pool.js';
+import { listAllHandlers, type HandlerRow } from './handlerSql.js';
+import { getQueue, listAllQueues, type QueueRow } from './queueSql.js';
+import { listHandlers } from './handlerSql.js';
+
+export interface QueueEntry {
+	queue: QueueRow;
+	handlers: HandlerRow[];
+}
+
+/**
+ * Each engine's in-memory view of queues and handlers, for the hot paths (enqueue defaults,
+ * choosing a handler, paused flags). Reloaded per queue when another engine announces a change,
+ * and fully on a timer as a safety net, so a missed notification only delays a change.
+ */
+export class QueueCatalog {
+	private entries = new Map<string, QueueEntry>();
+	private readonly listeners = new Set<(name: string) => void>();
+
+	constructor(private readonly pool: Pool) {}
+
+	async loadAll(): Promise<void> {
+		const [queues, handlers] = await Promise.all([listAllQueues(this.pool), listAllHandlers(this.pool)]);
+		const next = new Map<string, QueueEntry>();
+		for (const queue of queues) next.set(queue.name, { queue, handlers: [] });
+		for (const h of handlers) next.get(h.queue)?.handlers.push(h);
+		const changed = new Set([...this.entries.keys(), ...next.keys()]);
+		this.entries = next;
+		for (const name of changed) this.emit(name);
+	}
+
+	async reload(name: string): Promise<QueueEntry | undefined> {
+		const queue = await getQueue(this.pool, name);
+		if (!queue) this.entries.delete(name);
+		else this.entries.set(name, { queue, handlers: await listHandlers(this.pool, name) });
+		this.emit(name);
+		return this.entries.get(name);
+	}
+
+	get(name: string): QueueEntry | undefined {
+		return this.entries.get(name);
+	}
+
+	names(): string[] {
+		return [...this.entries.keys()];
+	}
+
+	/** Called with a queue's name whenever its entry may have changed. */
+	onChange(listener: (name: string) => void): void {
+		this.listeners.add(listener);
+	}
+
+	private emit(name: string): void {
+		for (const listener of this.listeners) listener(name);
+	}
+}
+
+/** Production handlers that take task deliveries, healthy ones only unless none is healthy. */
+export function taskHandlers(entry: QueueEntry): HandlerRow[] {
+	const candidates = entry.handlers.filter((h) => h.mode === 'production' && h.events.includes('task'));
+	const healthy = candidates.filter((h) => h.healthy);
+	// With every handler unhealthy, deliveries keep going to them: each attempt is also the probe
+	// that finds a handler back (and retries are spaced by backoff).
+	return healthy.length > 0 ? healthy : candidates;
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import type { Pool } from '../db/pool.js';
+import { withTransaction } from '../db/pool.js';
+import { notify } from '../db/notifications.js';
+import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
+import { conflict, DomainError, notFound } from '../errors.js';
+import type { QueueRow } from '../queues/queueSql.js';
+import { listAttempts, type AttemptRow } from './attemptSql.js';
+import { conflictError, EnqueueWriter, prepareTask, writeTasks, type EnqueueInput, type EnqueueLimits } from './enqueue.js';
+import type { TaskState } from './states.js';
+import * as taskSql from './taskSql.js';
+import type { NewTask } from './taskSql.js';
+import type { TaskRow } from './taskSql.js';
+
+export interface TaskServiceDeps {
+	pool: Pool;
+	dispatch: DispatchQueue;
+	schema: string;
+	limits: EnqueueLimits;
+	/** The queue of a task: from the catalog, created on first use when configured so, else 404. */
+	resolveQueue: (name: string, field: string) => Promise<QueueRow>;
+	/** Called after tasks of a queue were written, to wake this engine's dispatcher at once. */
+	onEnqueued: (queue: string) => void;
+}
+
+/** The task as the API shows it (DESIGN §3.7). */
+export function presentTask(t: TaskRow, attempts?: AttemptRow[]) {
+	return {
+		id: t.id,
+		queue: t.queue,
+		name: t.name,
+		state: t.state,
+		payload: t.payload,
+		priority: t.priority,
+		retry: t.retry,
+		timeoutSeconds: t.timeoutSeconds,
+		maxAttempts: t.budgetBase + t.retry.limit + 1,
+		dueAt: t.dueAt.toISOString(),
+		createdAt: t.createdAt.toISOString(),
+		startedAt: t.startedAt?.toISOString() ?? null,
+		finishedAt: t.finishedAt?.toISOString() ?? null,
+		attemptCount: t.attemptCount,
+		...(attempts ? { attempts: attempts.map(presentAttempt) } : {}),
+		result: t.result ?? null,
+		lastError: t.lastError,
+		idempotencyKey: t.idempotencyKey,
+		url: t.url,
+	};
+}
+
+function presentAttempt(a: AttemptRow) {
+	return {
+		number: a.number,
+		startedAt: a.startedAt.toISOString(),
+		durationMs: a.durationMs,
+		outcome: a.outcome,
+		statusCode: a.statusCode,
+		errorClass: a.errorClass,
+		error: a.error,
+		responseSnippet: a.responseSnippet,
+		handlerId: a.handlerId,
+	};
+}
+
+export class TaskService {
+	private readonly writer: EnqueueWriter;
+
+	constructor(private readonly deps: TaskServiceDeps) {
+		this.writer = new EnqueueWriter(deps.pool, deps.dispatch, deps.schema, deps.limits.idempotencyWindowSeconds);
+	}
+
+	async enqueue(input: EnqueueInput): Promise<{ task: TaskRow; created: boolean }> {
+		const queue = await this.deps.resolveQueue(input.queue, 'queue');
+		const result = await this.writer.write(prepareTask(input, queue, this.deps.limits));
+		if ('conflict' in result) throw conflictError(result.conflict);
+		if (result.created) this.deps.onEnqueued(input.queue);
+		return result;
+	}
+
+	/** All or nothing: one invalid item or idempotency conflict rejects the call and writes nothing. */
+	async enqueueBulk(inputs: EnqueueInput[]): Promise<{ task: TaskRow; created: boolean }[]> {
+		const queues = new Map<string, QueueRow>();
+		const prepared: NewTask[] = [];
+		for (const [i, input] of inputs.entries()) {
+			let queue = queues.get(input.queue);
+			if (!queue) queues.set(input.queue, (queue = await this.deps.resolveQueue(input.queue, `tasks[${i}].queue`)));
+			prepared.push(prepareTask(input, queue, this.deps.limits, `tasks[${i}].`));
+		}
+		const results = await withTransaction(this.deps.pool, async (tx) => {
+			const written = await writeTasks(tx, this.deps.dispatch, this.deps.schema, prepared, this.deps.limits.idempotencyWindowSeconds, (i) => `tasks[${i}].`);
+			const conflicts = written.flatMap((r) => ('conflict' in r ? [r.conflict] : []));
+			if (conflicts.length > 0) throw conflictError(conflicts[0], conflicts.slice(1));
+			return written as { task: TaskRow; created: boolean }[];
+		});
+		for (const queue of queues.keys()) this.deps.onEnqueued(queue);
+		return results;
+	}
+
+	async get(id: string): Promise<{ task: TaskRow; attempts: AttemptRow[] }> {
+		const task = await taskSql.getTask(this.deps.pool, id);
+		if (!task) throw notFound('Task', id);
+		return { task, attempts: await listAttempts(this.deps.pool, id) };
+	}
+
+	async list(filter: { queue?: string; state?: TaskState; name?: string; after: { createdAt: string; id: string } | null; limit: number }) {
+		const rows = await taskSql.listTasks(this.deps.pool, { ...filter, limit: filter.limit + 1 });
+		const items = rows.slice(0, filter.limit);
+		const last = items[items.length - 1];
+		return { items, next: rows.length > filter.limit ? { createdAt: last.createdAt.toISOString(), id: last.id } : null };
+	}
+
+	/** Cancels a task that has not started (queued, scheduled or waiting to retry); 409 otherwise. */
+	async cancel(id: string): Promise<TaskRow> {
+		return withTransaction(this.deps.pool, async (tx) => {
+			const current = await taskSql.getTask(tx, id, true);
+			if (!current) throw notFound('Task', id);
+			const cancelled = await taskSql.cancelTask(tx, id);
+			if (!cancelled) {
+				throw conflict('task_not_cancellable', `Task ${id} is ${current.state}; only queued, scheduled or retrying tasks can be cancelled`, [
+					{ field: 'id', message: `task is ${current.state}` },
+				]);
+			}
+			if (cancelled.jobId) await this.deps.dispatch.cancel(tx, cancelled.queue, [cancelled.jobId]);
+			return cancelled;
+		});
+	}
+
+	/** Runs a failed or cancelled task again now, with a fresh attempt budget; 409 in any other state. */
+	async retry(id: string): Promise<TaskRow> {
+		const [task] = await this.requeue([id], (current) => {
+			throw conflict('task_not_retryable', `Task ${id} is ${current.state}; only failed or cancelled tasks can be retried`, [
+				{ field: 'id', message: `task is ${current.state}` },
+			]);
+		});
+		return task;
+	}
+
+	/** Requeues failed/cancelled tasks (retry, dead-letter redrive). Others are passed to `onOther` or skipped. */
+	async requeue(ids: readonly string[], onOther?: (task: TaskRow) => void): Promise<TaskRow[]> {
+		const moved = await withTransaction(this.deps.pool, async (tx) => {
+			if (onOther && ids.length === 1) {
+				const current = await taskSql.getTask(tx, ids[0], true);
+				if (!current) throw notFound('Task', ids[0]);
+				if (current.state !== 'failed' && current.state !== 'cancelled') onOther(current);
+			}
+			const rows = await taskSql.requeueTasks(tx, ids, ids.map(() => randomUUID()));
+			const byQueue = new Map<string, TaskRow[]>();
+			for (const t of rows) byQueue.set(t.queue, [...(byQueue.get(t.queue) ?? []), t]);
+			for (const [queue, tasks] of byQueue) {
+				await this.deps.dispatch.insert(
+					tx,
+					queue,
+					tasks.map((t) => ({ id: t.jobId as string, taskId: t.id, priority: t.priority, dueAt: t.dueAt, expireInSeconds: t.timeoutSeconds + 120, viaHandler: t.url === null })),
+				);
+				await notify(tx, this.deps.schema, 'tasks', queue);
+			}
+			return rows;
+		});
+		for (const queue of new Set(moved.map((t) => t.queue))) this.deps.onEnqueued(queue);
+		return moved;
+	}
+}
+
+export { DomainError };

@@ -1,0 +1,211 @@
+import type { Queryable } from '../db/pool.js';
+import type { RetryPolicy } from '../delivery/retryPolicy.js';
+import type { StoredTaskState, TaskState } from './states.js';
+
+/** A task row with its visible state (a queued task not yet due reads as `scheduled`, by the database clock). */
+export interface TaskRow {
+	id: string;
+	queue: string;
+	name: string;
+	state: TaskState;
+	payload: unknown;
+	priority: number;
+	retry: RetryPolicy;
+	timeoutSeconds: number;
+	url: string | null;
+	idempotencyKey: string | null;
+	dueAt: Date;
+	createdAt: Date;
+	startedAt: Date | null;
+	finishedAt: Date | null;
+	attemptCount: number;
+	budgetBase: number;
+	jobId: string | null;
+	result: unknown;
+	lastError: string | null;
+	lastStatusCode: number | null;
+	lastErrorClass: string | null;
+	engineId: string | null;
+}
+
+export const TASK_COLUMNS = `t.id, t.queue, t.name,
+  CASE WHEN t.state = 'queued' AND t.due_at > now() THEN 'scheduled' ELSE t.state END AS state,
+  t.payload, t.priority, t.retry, t.timeout_seconds AS "timeoutSeconds", t.url, t.idempotency_key AS "idempotencyKey",
+  t.due_at AS "dueAt", t.created_at AS "createdAt", t.started_at AS "startedAt", t.finished_at AS "finishedAt",
+  t.attempt_count AS "attemptCount", t.budget_base AS "budgetBase", t.job_id AS "jobId", t.result,
+  t.last_error AS "lastError", t.last_status_code AS "lastStatusCode", t.last_error_class AS "lastErrorClass",
+  t.engine_id AS "engineId"`;
+
+/** A task to insert; `delaySeconds`/`runAt` become `due_at` by the database clock. */
+export interface NewTask {
+	id: string;
+	jobId: string;
+	queue: string;
+	name: string;
+	payload: unknown;
+	priority: number;
+	retry: RetryPolicy;
+	timeoutSeconds: number;
+	url: string | null;
+	idempotencyKey: string | null;
+	delaySeconds: number | null;
+	runAt: string | null;
+}
+
+/**
+ * Inserts many tasks in one statement. A task whose idempotency key is taken (inside its window) is
+ * skipped, not an error: the caller looks the holder up and decides between "the same task" and a
+ * conflict. Keys past their window are released first so they can be used again.
+ */
+export async function insertTasks(db: Queryable, tasks: readonly NewTask[], idempotencyWindowSeconds: number): Promise<TaskRow[]> {
+	const keyed = tasks.filter((t) => t.idempotencyKey !== null);
+	if (keyed.length > 0) {
+		await db.query(
+			`UPDATE tasks SET idempotency_key = NULL, idempotency_expires_at = NULL
+			 WHERE (queue, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND idempotency_expires_at <= now()`,
+			[keyed.map((t) => t.queue), keyed.map((t) => t.idempotencyKey)],
+		);
+	}
+	const { rows } = await db.query<TaskRow>(
+		`WITH input AS (
+		   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+		     id uuid, "jobId" uuid, queue text, name text, payload jsonb, priority int, retry jsonb, "timeoutSeconds" int,
+		     url text, "idempotencyKey" text, "delaySeconds" float8, "runAt" timestamptz, ord int)
+		 ), inserted AS (
+		   INSERT INTO tasks AS t (id, job_id, queue, name, state, payload, priority, retry, timeout_seconds, url,
+		     idempotency_key, idempotency_expires_at, due_at)
+		   SELECT id, "jobId", queue, name, 'queued', payload, priority, retry, "timeoutSeconds", url, "idempotencyKey",
+		     CASE WHEN "idempotencyKey" IS NULL THEN NULL ELSE now() + make_interval(secs => $2) END,
+		     GREATEST(now(), COALESCE("runAt", now() + make_interval(secs => COALESCE("delaySeconds", 0))))
+		   FROM input ORDER BY ord
+		   ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+		   RETURNING *
+		 )
+		 SELECT ${TASK_COLUMNS} FROM inserted t`,
+		[JSON.stringify(tasks.map((t, ord) => ({ ...t, ord }))), idempotencyWindowSeconds],
+	);
+	return rows;
+}
+
+/** The tasks currently holding these (queue, idempotency key) pairs. */
+export async function findByIdempotencyKeys(db: Queryable, pairs: readonly { queue: string; key: string }[]): Promise<TaskRow[]> {
+	if (pairs.length === 0) return [];
+	const { rows } = await db.query<TaskRow>(
+		`SELECT ${TASK_COLUMNS} FROM tasks t
+		 WHERE (t.queue, t.idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+		[pairs.map((p) => p.queue), pairs.map((p) => p.key)],
+	);
+	return rows;
+}
+
+export async function getTask(db: Queryable, id: string, forUpdate = false): Promise<TaskRow | null> {
+	const { rows } = await db.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks t WHERE t.id = $1 ${forUpdate ? 'FOR UPDATE' : ''}`, [id]);
+	return rows[0] ?? null;
+}
+
+export interface TaskFilter {
+	queue?: string;
+	state?: TaskState;
+	name?: string;
+	/** Position after which the page starts (newest first). */
+	after?: { createdAt: string; id: string } | null;
+	limit: number;
+}
+
+/** Newest first, keyset-paged on (created_at, id) so pages stay stable while tasks arrive. */
+export async function listTasks(db: Queryable, f: TaskFilter): Promise<TaskRow[]> {
+	const stored: StoredTaskState | null = f.state === 'scheduled' ? 'queued' : (f.state ?? null);
+	const dueFilter = f.state === 'scheduled' ? 'AND t.due_at > now()' : f.state === 'queued' ? 'AND t.due_at <= now()' : '';
+	const { rows } = await db.query<TaskRow>(
+		`SELECT ${TASK_COLUMNS} FROM tasks t
+		 WHERE ($1::text IS NULL OR t.queue = $1) AND ($2::text IS NULL OR t.state = $2) AND ($3::text IS NULL OR t.name = $3)
+		   ${dueFilter}
+		   AND ($4::timestamptz IS NULL OR (t.created_at, t.id) < ($4::timestamptz, $5::uuid))
+		 ORDER BY t.created_at DESC, t.id DESC
+		 LIMIT $6`,
+		[f.queue ?? null, stored, f.name ?? null, f.after?.createdAt ?? null, f.after?.id ?? null, f.limit],
+	);
+	return rows;
+}
+
+/** Cancels a task that has not started; returns it, or null when it is not in a cancellable state. */
+export async function cancelTask(db: Queryable, id: string): Promise<TaskRow | null> {
+	const { rows } = await db.query<TaskRow>(
+		`UPDATE tasks t SET state = 'cancelled', finished_at = now(), idempotency_key = t.idempotency_key
+		 WHERE t.id = $1 AND t.state IN ('queued', 'retrying')
+		 RETURNING ${TASK_COLUMNS}`,
+		[id],
+	);
+	return rows[0] ?? null;
+}
+
+/**
+ * Puts final-but-unsuccessful tasks back in line, due now, with a fresh attempt budget (their attempt
+ * numbers continue) and a new dispatch job id. Returns the tasks that were moved.
+ */
+export async function requeueTasks(db: Queryable, ids: readonly string[], jobIds: readonly string[]): Promise<TaskRow[]> {
+	if (ids.length === 0) return [];
+	const { rows } = await db.query<TaskRow>(
+		`UPDATE tasks t SET state = 'queued', due_at = now(), finished_at = NULL, budget_base = t.attempt_count,
+		   job_id = x.job_id, lease_expires_at = NULL, engine_id = NULL
+		 FROM unnest($1::uuid[], $2::uuid[]) AS x(id, job_id)
+		 WHERE t.id = x.id AND t.state IN ('failed', 'cancelled')
+		 RETURNING ${TASK_COLUMNS}`,
+		[ids, jobIds],
+	);
+	return rows;
+}
+
+export async function countActive(db: Queryable, queue: string): Promise<number> {
+	const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE queue = $1 AND state = 'active'`, [queue]);
+	return rows[0].n;
+}
+
+/**
+ * Marks claimed tasks active: one more attempt, a lease until the attempt can no longer be running
+ * (timeout + grace), and the claiming engine. Only tasks still waiting on exactly that job are taken,
+ * so a task cancelled or redriven meanwhile is left alone.
+ */
+export async function activateTasks(
+	db: Queryable,
+	claims: readonly { taskId: string; jobId: string }[],
+	engineId: string,
+	leaseGraceSeconds: number,
+): Promise<TaskRow[]> {
+	if (claims.length === 0) return [];
+	const { rows } = await db.query<TaskRow>(
+		`UPDATE tasks t SET state = 'active', started_at = now(), attempt_count = t.attempt_count + 1, engine_id = $3,
+		   lease_expires_at = now() + make_interval(secs => t.timeout_seconds + $4)
+		 FROM unnest($1::uuid[], $2::uuid[]) AS x(id, job_id)
+		 WHERE t.id = x.id AND t.job_id = x.job_id AND t.state IN ('queued', 'retrying')
+		 RETURNING ${TASK_COLUMNS}`,
+		[claims.map((c) => c.taskId), claims.map((c) => c.jobId), engineId, leaseGraceSeconds],
+	);
+	return rows;
+}
+
+/** Seconds (database clock) until the next waiting task of the queue becomes due; null when none is ahead. */
+export async function secondsUntilNextDue(db: Queryable, queue: string): Promise<number | null> {
+	const { rows } = await db.query<{ s: number | null }>(
+		`SELECT extract(epoch FROM min(due_at) - now())::float8 AS s FROM tasks
+		 WHERE queue = $1 AND state IN ('queued', 'retrying') AND due_at > now()`,
+		[queue],
+	);
+	return rows[0]?.s ?? null;
+}
+
+/** Active tasks whose delivery is presumed lost: lease expired, or their engine stopped heartbeating. */
+export async function findLostDeliveries(db: Queryable, engineDeadAfterSeconds: number, limit: number): Promise<TaskRow[]> {
+	const { rows } = await db.query<TaskRow>(
+		`SELECT ${TASK_COLUMNS} FROM tasks t
+		 WHERE t.state = 'active' AND (
+		   t.lease_expires_at < now()
+		   OR NOT EXISTS (SELECT 1 FROM engines e WHERE e.id = t.engine_id AND e.heartbeat_at > now() - make_interval(secs => $1))
+		 )
+		 ORDER BY t.lease_expires_at
+		 LIMIT $2
+		 FOR UPDATE OF t SKIP LOCKED`,
+		[engineDeadAfterSeconds, limit],
+	);
+	return rows;
+}
