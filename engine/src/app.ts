@@ -23,6 +23,7 @@ import { queueRoutes } from './api/routes/queues.js';
 import { taskRoutes } from './api/routes/tasks.js';
 import { deadLetterRoutes } from './api/routes/deadLetters.js';
 import { DomainError } from './errors.js';
+import { TaskEvents } from './tasks/taskEvents.js';
 
 /** A running engine: its parts (tests drive them directly) and how to stop it. */
 export interface Engine {
@@ -34,6 +35,7 @@ export interface Engine {
 	readonly tasks: TaskService;
 	readonly dispatcher: Dispatcher;
 	readonly rescuer: DeliveryRescuer;
+	readonly events: TaskEvents;
 	readonly keys: ApiKeyProvisioning;
 	/** The database URL in use (the embedded one when none was configured). */
 	readonly databaseUrl: string;
@@ -88,7 +90,8 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		const queues = new QueueService(pool, dispatch, schema, config.urlHostAllowList);
 		const deliveryClient = options.deliveryClient ?? createDeliveryClient({ resultLimitBytes: config.resultLimitBytes, snippetLimitBytes: config.resultLimitBytes });
 		closers.push(async () => deliveryClient.close());
-		const settlement = new SettlementWriter(pool, dispatch, schema, log.child({ component: 'settlement' }));
+		const events = new TaskEvents();
+		const settlement = new SettlementWriter(pool, dispatch, schema, log.child({ component: 'settlement' }), events);
 		const dispatcher = new Dispatcher(pool, dispatch, catalog, settlement, deliveryClient, log.child({ component: 'dispatcher' }), {
 			schema,
 			engineId,
@@ -109,6 +112,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 				throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
 			},
 			onEnqueued: (queue) => dispatcher.wake(queue),
+			events,
 		});
 
 		notifications.on('tasks', (queue) => dispatcher.wake(queue));
@@ -116,7 +120,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		notifications.onReconnect(() => void catalog.loadAll().then(() => dispatcher.wakeAll(), () => undefined));
 
 		const heartbeat = new EngineHeartbeat(pool, engineId);
-		const rescuer = new DeliveryRescuer(pool, dispatch, schema, config.engineDeadAfterSeconds);
+		const rescuer = new DeliveryRescuer(pool, dispatch, schema, config.engineDeadAfterSeconds, events);
 		const loops: ServiceLoop[] = [];
 		if (options.background !== false) {
 			await heartbeat.register();
@@ -158,6 +162,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			tasks,
 			dispatcher,
 			rescuer,
+			events,
 			keys,
 			databaseUrl,
 			embedded,

@@ -1,6 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
-import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
+import type { DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { returnRatePermits, secondsUntilRateWindowEnds, takeRatePermits } from '../queues/queueSql.js';
 import { activateTasks, countActive, secondsUntilNextDue, type TaskRow } from '../tasks/taskSql.js';
@@ -21,7 +21,7 @@ export interface ClaimResult {
 export async function claimDueTasks(
 	pool: Pool,
 	dispatch: DispatchQueue,
-	opts: { schema: string; queue: QueueRow; wanted: number; includeHandlerJobs: boolean; engineId: string; leaseGraceSeconds: number },
+	opts: { schema: string; queue: QueueRow; wanted: number; handlerEvents: HandlerEvent[]; engineId: string; leaseGraceSeconds: number },
 ): Promise<ClaimResult> {
 	const { queue } = opts;
 	return withTransaction(pool, async (tx) => {
@@ -41,7 +41,7 @@ export async function claimDueTasks(
 			limit = permits;
 		}
 
-		const jobs = await dispatch.fetch(tx, queue.name, limit, opts.includeHandlerJobs);
+		const jobs = await dispatch.fetch(tx, queue.name, limit, opts.handlerEvents);
 		if (queue.rateLimitMax !== null) await returnRatePermits(tx, queue.name, permits - jobs.length);
 		const tasks = await activateTasks(tx, jobs, opts.engineId, opts.leaseGraceSeconds);
 		// A job whose task is no longer waiting on it (cancelled, redriven, deleted) is closed here.

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
-import { taskHandlers, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
+import { handlersFor, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
+import type { HandlerEvent } from '../queues/handlerSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import { claimDueTasks } from './claim.js';
 import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
@@ -91,7 +92,7 @@ export class Dispatcher {
 			schema: this.options.schema,
 			queue: entry.queue,
 			wanted,
-			includeHandlerJobs: taskHandlers(entry).length > 0,
+			handlerEvents: (['task', 'batch'] as HandlerEvent[]).filter((event) => handlersFor(entry, event).length > 0),
 			engineId: this.options.engineId,
 			leaseGraceSeconds: this.options.leaseGraceSeconds,
 		});
@@ -105,11 +106,12 @@ export class Dispatcher {
 		this.log.error({ err: error, queue }, 'claiming due tasks failed; backing off');
 	}
 
-	private pickHandler(entry: QueueEntry) {
-		const handlers = taskHandlers(entry);
+	private pickHandler(entry: QueueEntry, event: HandlerEvent) {
+		const handlers = handlersFor(entry, event);
 		if (handlers.length === 0) return undefined;
-		const next = (this.roundRobin.get(entry.queue.name) ?? 0) + 1;
-		this.roundRobin.set(entry.queue.name, next);
+		const key = `${entry.queue.name}\u0000${event}`;
+		const next = (this.roundRobin.get(key) ?? 0) + 1;
+		this.roundRobin.set(key, next);
 		return handlers[next % handlers.length];
 	}
 
@@ -128,7 +130,7 @@ export class Dispatcher {
 
 	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean): Promise<void> {
 		const now = new Date();
-		const handler = task.url === null ? this.pickHandler(entry) : undefined;
+		const handler = task.url === null ? this.pickHandler(entry, task.event) : undefined;
 		const target = targetFor(task, entry.queue, handler, now);
 		let outcome: DeliveryOutcome;
 		if (target) {

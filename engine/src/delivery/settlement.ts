@@ -3,7 +3,8 @@ import type { Logger } from '../log.js';
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { notify } from '../db/notifications.js';
-import type { DispatchJob, DispatchQueue } from '../dispatch/dispatchQueue.js';
+import type { DispatchJob, DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
+import type { TaskEvents } from '../tasks/taskEvents.js';
 import { insertAttempts, type NewAttempt } from '../tasks/attemptSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import { recordHandlerResults } from '../queues/handlerSql.js';
@@ -83,6 +84,7 @@ export async function settleAttempts(
 	dispatch: DispatchQueue,
 	schema: string,
 	results: readonly AttemptResult[],
+	events?: TaskEvents,
 	random: () => number = Math.random,
 ): Promise<SettleCounts> {
 	const counts: SettleCounts = { completed: 0, retrying: 0, failed: 0, stale: 0 };
@@ -103,7 +105,7 @@ export async function settleAttempts(
 			lastErrorClass: o.kind === 'lost' ? 'lost' : o.kind === 'delivered' ? null : (o.errorClass ?? null),
 		};
 	});
-	const { rows: updated } = await db.query<{ id: string; queue: string; state: string; dueAt: Date; priority: number; timeoutSeconds: number; jobId: string; url: string | null }>(
+	const { rows: updated } = await db.query<{ id: string; queue: string; state: string; dueAt: Date; priority: number; timeoutSeconds: number; jobId: string; url: string | null; event: HandlerEvent; batchId: string | null }>(
 		`UPDATE tasks t SET state = x.state,
 		   result = CASE WHEN x.state = 'completed' THEN x.result ELSE t.result END,
 		   due_at = CASE WHEN x.state = 'retrying' THEN now() + make_interval(secs => x."delaySeconds") ELSE t.due_at END,
@@ -115,7 +117,8 @@ export async function settleAttempts(
 		 FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int, state text, result jsonb, "delaySeconds" float8,
 		   "budgetBase" int, "jobId" uuid, "lastError" text, "lastStatusCode" int, "lastErrorClass" text)
 		 WHERE t.id = x.id AND t.state = 'active' AND t.attempt_count = x.attempt
-		 RETURNING t.id, t.queue, t.state, t.due_at AS "dueAt", t.priority, t.timeout_seconds AS "timeoutSeconds", t.job_id AS "jobId", t.url`,
+		 RETURNING t.id, t.queue, t.state, t.due_at AS "dueAt", t.priority, t.timeout_seconds AS "timeoutSeconds", t.job_id AS "jobId", t.url,
+		   t.event, t.batch_id AS "batchId"`,
 		[JSON.stringify(rows)],
 	);
 	const settled = new Set(updated.map((u) => u.id));
@@ -139,11 +142,12 @@ export async function settleAttempts(
 			priority: u.priority,
 			dueAt: u.dueAt,
 			expireInSeconds: u.timeoutSeconds + 120,
-			viaHandler: u.url === null,
+			handlerEvent: u.url === null ? u.event : null,
 		});
 	}
 	for (const [queue, ids] of oldJobs) await dispatch.complete(db, queue, ids);
 	for (const [queue, jobs] of newJobs) await dispatch.insert(db, queue, jobs);
+	await events?.finishedIn(db, updated.filter((u) => u.state !== 'retrying'));
 	for (const queue of new Set(updated.map((u) => u.queue))) await notify(db, schema, 'tasks', queue);
 	return counts;
 }
@@ -169,6 +173,7 @@ export class SettlementWriter {
 		private readonly dispatch: DispatchQueue,
 		private readonly schema: string,
 		private readonly log: Logger,
+		private readonly events?: TaskEvents,
 	) {}
 
 	add(result: AttemptResult): Promise<void> {
@@ -182,7 +187,7 @@ export class SettlementWriter {
 		if (this.writing >= this.maxParallel || this.pending.length === 0) return;
 		const batch = this.pending.splice(0, 500);
 		this.writing += 1;
-		withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, batch.map((b) => b.result)))
+		withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, batch.map((b) => b.result), this.events))
 			.then(
 				() => batch.forEach((b) => b.done()),
 				(error: unknown) => {

@@ -33,6 +33,8 @@ export function taskDeliveryBody(task: TaskRow): Record<string, unknown> {
 		maxAttempts: task.budgetBase + task.retry.limit + 1,
 		scheduledFor: task.dueAt.toISOString(),
 		createdAt: task.createdAt.toISOString(),
+		...(task.batch ? { batch: task.batch } : {}),
+		...(task.schedule ? { schedule: task.schedule } : {}),
 	};
 }
 

@@ -17,8 +17,12 @@ export interface DispatchJob {
 	dueAt: Date;
 	/** How long pg-boss may keep the job active before it gives up on it; the engine's own rescuer acts sooner. */
 	expireInSeconds: number;
-	/** True when the task goes to the queue's handlers (not to its own URL): held back while a queue has none. */
-	viaHandler: boolean;
+	/**
+	 * The handler event the task is delivered as (`task`, or `batch` for batch events), or null when it
+	 * goes to its own URL. Jobs bound for handlers are grouped per event, so a fetch can hold them back
+	 * while the queue has no handler for that event.
+	 */
+	handlerEvent: HandlerEvent | null;
 }
 
 export interface ClaimedJob {
@@ -26,8 +30,9 @@ export interface ClaimedJob {
 	taskId: string;
 }
 
-/** Group id marking jobs bound for the queue's handlers, so a fetch can skip them when there are none. */
-const HANDLER_GROUP = 'handler';
+export type HandlerEvent = 'task' | 'batch';
+const HANDLER_EVENTS: readonly HandlerEvent[] = ['task', 'batch'];
+const handlerGroup = (event: HandlerEvent) => `handler:${event}`;
 
 function asDatabase(db: Queryable): IDatabase {
 	return { executeSql: (text: string, values?: unknown[]) => db.query(text, values) };
@@ -80,19 +85,23 @@ export class DispatchQueue {
 				startAfter: j.dueAt,
 				expireInSeconds: j.expireInSeconds,
 				retryLimit: 0,
-				group: j.viaHandler ? { id: HANDLER_GROUP } : undefined,
+				group: j.handlerEvent ? { id: handlerGroup(j.handlerEvent) } : undefined,
 			})),
 			{ db: asDatabase(db) },
 		);
 	}
 
-	/** Claims up to `limit` due jobs (highest priority first), marking them active in `db`'s transaction. */
-	async fetch(db: Queryable, queue: string, limit: number, includeHandlerJobs: boolean): Promise<ClaimedJob[]> {
+	/**
+	 * Claims up to `limit` due jobs (highest priority first), marking them active in `db`'s
+	 * transaction. Jobs for handler events not in `handlerEvents` (no handler to take them) are skipped.
+	 */
+	async fetch(db: Queryable, queue: string, limit: number, handlerEvents: readonly HandlerEvent[]): Promise<ClaimedJob[]> {
 		if (limit <= 0) return [];
+		const ignored = HANDLER_EVENTS.filter((e) => !handlerEvents.includes(e)).map(handlerGroup);
 		const jobs = await this.boss.fetch<{ taskId: string }>(queue, {
 			batchSize: limit,
 			db: asDatabase(db),
-			...(includeHandlerJobs ? {} : { ignoreGroups: [HANDLER_GROUP] }),
+			...(ignored.length > 0 ? { ignoreGroups: ignored } : {}),
 		});
 		return jobs.map((j) => ({ jobId: j.id, taskId: j.data.taskId }));
 	}

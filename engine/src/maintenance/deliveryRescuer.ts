@@ -4,6 +4,7 @@ import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { settleAttempts } from '../delivery/settlement.js';
 import { findLostDeliveries } from '../tasks/taskSql.js';
 import type { MaintenanceService } from './serviceLoop.js';
+import type { TaskEvents } from '../tasks/taskEvents.js';
 
 /**
  * Finds deliveries nobody will finish — their lease (timeout + grace) ran out, or their engine
@@ -20,6 +21,7 @@ export class DeliveryRescuer implements MaintenanceService {
 		private readonly dispatch: DispatchQueue,
 		private readonly schema: string,
 		private readonly engineDeadAfterSeconds: number,
+		private readonly events?: TaskEvents,
 		private readonly batchSize = 500,
 	) {}
 
@@ -36,6 +38,7 @@ export class DeliveryRescuer implements MaintenanceService {
 					outcome: { kind: 'lost' as const, error: 'delivery lost: the engine stopped or the attempt outlived its lease' },
 					handlerId: null,
 				})),
+				this.events,
 			);
 		});
 		const rescued = counts.retrying + counts.failed;

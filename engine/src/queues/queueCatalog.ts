@@ -1,5 +1,5 @@
 import type { Pool } from '../db/pool.js';
-import { listAllHandlers, type HandlerRow } from './handlerSql.js';
+import { listAllHandlers, type HandlerEvent, type HandlerRow } from './handlerSql.js';
 import { getQueue, listAllQueues, type QueueRow } from './queueSql.js';
 import { listHandlers } from './handlerSql.js';
 
@@ -55,9 +55,9 @@ export class QueueCatalog {
 	}
 }
 
-/** Production handlers that take task deliveries, healthy ones only unless none is healthy. */
-export function taskHandlers(entry: QueueEntry): HandlerRow[] {
-	const candidates = entry.handlers.filter((h) => h.mode === 'production' && h.events.includes('task'));
+/** Production handlers that take deliveries of `event`, healthy ones only unless none is healthy. */
+export function handlersFor(entry: QueueEntry, event: HandlerEvent): HandlerRow[] {
+	const candidates = entry.handlers.filter((h) => h.mode === 'production' && h.events.includes(event));
 	const healthy = candidates.filter((h) => h.healthy);
 	// With every handler unhealthy, deliveries keep going to them: each attempt is also the probe
 	// that finds a handler back (and retries are spaced by backoff).

@@ -119,7 +119,7 @@ export async function writeTasks(
 				priority: t.priority,
 				dueAt: t.dueAt,
 				expireInSeconds: t.timeoutSeconds + 120,
-				viaHandler: t.url === null,
+				handlerEvent: t.url === null ? t.event : null,
 			})),
 		);
 		await notify(db, schema, 'tasks', queue);

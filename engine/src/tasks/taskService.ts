@@ -8,6 +8,7 @@ import type { QueueRow } from '../queues/queueSql.js';
 import { listAttempts, type AttemptRow } from './attemptSql.js';
 import { conflictError, EnqueueWriter, prepareTask, writeTasks, type EnqueueInput, type EnqueueLimits } from './enqueue.js';
 import type { TaskState } from './states.js';
+import type { TaskEvents } from './taskEvents.js';
 import * as taskSql from './taskSql.js';
 import type { NewTask } from './taskSql.js';
 import type { TaskRow } from './taskSql.js';
@@ -21,6 +22,7 @@ export interface TaskServiceDeps {
 	resolveQueue: (name: string, field: string) => Promise<QueueRow>;
 	/** Called after tasks of a queue were written, to wake this engine's dispatcher at once. */
 	onEnqueued: (queue: string) => void;
+	events: TaskEvents;
 }
 
 /** The task as the API shows it (DESIGN §3.7). */
@@ -45,6 +47,8 @@ export function presentTask(t: TaskRow, attempts?: AttemptRow[]) {
 		lastError: t.lastError,
 		idempotencyKey: t.idempotencyKey,
 		url: t.url,
+		...(t.batch ? { batch: t.batch } : {}),
+		...(t.schedule ? { schedule: t.schedule } : {}),
 	};
 }
 
@@ -144,13 +148,14 @@ export class TaskService {
 				if (current.state !== 'failed' && current.state !== 'cancelled') onOther(current);
 			}
 			const rows = await taskSql.requeueTasks(tx, ids, ids.map(() => randomUUID()));
+			await this.deps.events.requeuedIn(tx, rows.map((t) => ({ id: t.id, queue: t.queue, state: t.state, batchId: t.batch?.id ?? null })));
 			const byQueue = new Map<string, TaskRow[]>();
 			for (const t of rows) byQueue.set(t.queue, [...(byQueue.get(t.queue) ?? []), t]);
 			for (const [queue, tasks] of byQueue) {
 				await this.deps.dispatch.insert(
 					tx,
 					queue,
-					tasks.map((t) => ({ id: t.jobId as string, taskId: t.id, priority: t.priority, dueAt: t.dueAt, expireInSeconds: t.timeoutSeconds + 120, viaHandler: t.url === null })),
+					tasks.map((t) => ({ id: t.jobId as string, taskId: t.id, priority: t.priority, dueAt: t.dueAt, expireInSeconds: t.timeoutSeconds + 120, handlerEvent: t.url === null ? t.event : null })),
 				);
 				await notify(tx, this.deps.schema, 'tasks', queue);
 			}

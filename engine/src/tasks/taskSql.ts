@@ -26,6 +26,24 @@ export interface TaskRow {
 	lastStatusCode: number | null;
 	lastErrorClass: string | null;
 	engineId: string | null;
+	/** `batch`: a batch's completion event, for handlers registered for batch events. */
+	event: TaskEvent;
+	schedule: ScheduleRef | null;
+	batch: BatchRef | null;
+}
+
+export type TaskEvent = 'task' | 'batch';
+/** The schedule occurrence a task was fired for. */
+export interface ScheduleRef {
+	id: string;
+	name: string;
+	occurrence: string;
+}
+/** The batch chunk a task carries. */
+export interface BatchRef {
+	id: string;
+	chunkIndex: number;
+	totalChunks: number;
 }
 
 export const TASK_COLUMNS = `t.id, t.queue, t.name,
@@ -34,7 +52,7 @@ export const TASK_COLUMNS = `t.id, t.queue, t.name,
   t.due_at AS "dueAt", t.created_at AS "createdAt", t.started_at AS "startedAt", t.finished_at AS "finishedAt",
   t.attempt_count AS "attemptCount", t.budget_base AS "budgetBase", t.job_id AS "jobId", t.result,
   t.last_error AS "lastError", t.last_status_code AS "lastStatusCode", t.last_error_class AS "lastErrorClass",
-  t.engine_id AS "engineId"`;
+  t.engine_id AS "engineId", t.event, t.schedule, t.batch`;
 
 /** A task to insert; `delaySeconds`/`runAt` become `due_at` by the database clock. */
 export interface NewTask {
@@ -50,6 +68,9 @@ export interface NewTask {
 	idempotencyKey: string | null;
 	delaySeconds: number | null;
 	runAt: string | null;
+	event?: TaskEvent;
+	schedule?: ScheduleRef | null;
+	batch?: BatchRef | null;
 }
 
 /**
@@ -70,13 +91,15 @@ export async function insertTasks(db: Queryable, tasks: readonly NewTask[], idem
 		`WITH input AS (
 		   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
 		     id uuid, "jobId" uuid, queue text, name text, payload jsonb, priority int, retry jsonb, "timeoutSeconds" int,
-		     url text, "idempotencyKey" text, "delaySeconds" float8, "runAt" timestamptz, ord int)
+		     url text, "idempotencyKey" text, "delaySeconds" float8, "runAt" timestamptz, ord int,
+		     event text, schedule jsonb, batch jsonb)
 		 ), inserted AS (
 		   INSERT INTO tasks AS t (id, job_id, queue, name, state, payload, priority, retry, timeout_seconds, url,
-		     idempotency_key, idempotency_expires_at, due_at)
+		     idempotency_key, idempotency_expires_at, due_at, event, schedule, schedule_id, batch, batch_id)
 		   SELECT id, "jobId", queue, name, 'queued', payload, priority, retry, "timeoutSeconds", url, "idempotencyKey",
 		     CASE WHEN "idempotencyKey" IS NULL THEN NULL ELSE now() + make_interval(secs => $2) END,
-		     GREATEST(now(), COALESCE("runAt", now() + make_interval(secs => COALESCE("delaySeconds", 0))))
+		     GREATEST(now(), COALESCE("runAt", now() + make_interval(secs => COALESCE("delaySeconds", 0)))),
+		     COALESCE(event, 'task'), schedule, (schedule->>'id')::uuid, batch, (batch->>'id')::uuid
 		   FROM input ORDER BY ord
 		   ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		   RETURNING *
