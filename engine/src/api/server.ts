@@ -37,6 +37,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 		ajv: { customOptions: { removeAdditional: false } },
 	});
 	app.setValidatorCompiler(validatorCompiler);
+	// JSON only: without this, a text/plain body would reach validation as a string.
+	app.removeContentTypeParser('text/plain');
 
 	await app.register(swagger, {
 		openapi: {
