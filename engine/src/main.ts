@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, helpText, loadConfig, parseFlags } from './config.js';
 import { createLogger } from './log.js';
-import { createEngine } from './app.js';
 
 /**
  * `task-engine start`: resolve config, build the engine, listen, and stop cleanly on SIGINT/SIGTERM.
@@ -24,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
 
 	const config = loadConfig(process.env, parseFlags(rest));
 	const log = createLogger(config.logLevel);
+	// Loaded here so that --help and config errors answer without loading the whole engine.
+	const { createEngine } = await import('./app.js');
 	const engine = await createEngine(config, log);
 	const address = await engine.server.listen({ host: config.host, port: config.port });
 

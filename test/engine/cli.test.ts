@@ -1,0 +1,70 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dropSchema, freshSchema, testDatabaseUrl, TEST_API_KEY } from '../helpers/engine.js';
+
+const MAIN = path.resolve(import.meta.dirname, '../../engine/dist/main.js');
+
+function run(args: string[], env: Record<string, string> = {}) {
+	if (!existsSync(MAIN)) throw new Error('engine/dist/main.js is missing: run `npm run build -w engine` (npm test does)');
+	return spawnSync(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('task-engine command', () => {
+	it('prints help', () => {
+		const r = run(['--help']);
+		expect(r.status).toBe(0);
+		expect(r.stdout).toContain('Usage: task-engine start');
+		expect(r.stdout).toContain('DATABASE_URL');
+	});
+
+	it('stops on bad configuration with one clear line and a non-zero exit', () => {
+		const r = run(['start'], { PORT: 'abc' });
+		expect(r.status).not.toBe(0);
+		expect(r.stderr.trim()).toBe('task-engine: PORT must be an integer from 0 to 65535 (got "abc")');
+		const flag = run(['start', '--nope', '1']);
+		expect(flag.status).not.toBe(0);
+		expect(flag.stderr.trim().split('\n')).toHaveLength(1);
+	});
+
+	it('stops with one line when DATABASE_URL is unreachable', () => {
+		const r = run(['start'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', API_KEYS: TEST_API_KEY });
+		expect(r.status).not.toBe(0);
+		const lines = r.stderr.trim().split('\n');
+		expect(lines[lines.length - 1]).toMatch(/^task-engine: DATABASE_URL: cannot connect to the database/);
+		expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack dump
+	});
+
+	it('uses DATABASE_URL, answers ready, and stops cleanly on SIGTERM', async () => {
+		const schema = freshSchema();
+		const child = spawn(process.execPath, [MAIN, 'start', '--port', '0'], {
+			env: { ...process.env, DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'warn' },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		try {
+			const url = await new Promise<string>((resolve, reject) => {
+				let out = '';
+				child.stdout.on('data', (d: Buffer) => {
+					out += d.toString();
+					const m = /listening on (http:\/\/\S+)/.exec(out);
+					if (m) resolve(m[1]);
+				});
+				child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+			});
+			const ready = await fetch(`${url}/v1/health/ready`).then((r) => r.json());
+			expect(ready).toEqual({ status: 'ready', database: true, migrations: true });
+			const unauth = await fetch(`${url}/v1/queues`);
+			expect(unauth.status).toBe(401);
+			expect(await unauth.json()).toMatchObject({ error: { code: 'unauthorized' } });
+			const code = await new Promise<number | null>((resolve) => {
+				child.once('exit', resolve);
+				child.kill('SIGTERM');
+			});
+			expect(code).toBe(0);
+		} finally {
+			child.kill('SIGKILL');
+			await dropSchema(schema);
+		}
+	});
+});
