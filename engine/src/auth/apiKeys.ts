@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import type { Pool } from '../db/pool.js';
+import { withTransaction, type Pool, type Queryable } from '../db/pool.js';
 
 export const API_KEY_FILE = 'api-key';
 
@@ -22,6 +22,14 @@ export interface ApiKeyProvisioning {
  * folder with mode 0600: a new user gets a working key without reading any docs.
  */
 export async function provisionApiKeys(pool: Pool, keys: readonly string[], dataDir: string): Promise<ApiKeyProvisioning> {
+	// Engines starting together on a fresh database must not each generate a key.
+	return withTransaction(pool, async (tx) => {
+		await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['task-engine:api-keys']);
+		return provision(tx, keys, dataDir);
+	});
+}
+
+async function provision(pool: Queryable, keys: readonly string[], dataDir: string): Promise<ApiKeyProvisioning> {
 	for (const key of keys) {
 		await pool.query('INSERT INTO api_keys (hash, label) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING', [
 			hashKey(key),

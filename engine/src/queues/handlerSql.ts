@@ -28,16 +28,15 @@ export async function upsertHandler(
 	db: Queryable,
 	h: { id: string; queue: string; url: string; events: HandlerEvent[]; mode: HandlerMode; secret: string },
 ): Promise<{ handler: HandlerRow; created: boolean }> {
-	const existing = await db.query<HandlerRow>(
-		`UPDATE handlers SET events = $4 WHERE queue = $1 AND url = $2 AND mode = $3 RETURNING ${COLUMNS}`,
-		[h.queue, h.url, h.mode, h.events],
-	);
-	if (existing.rows[0]) return { handler: existing.rows[0], created: false };
-	const { rows } = await db.query<HandlerRow>(
-		`INSERT INTO handlers (id, queue, url, events, mode, secret) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+	// The unique (queue, url, mode) index makes concurrent registrations of one URL converge on one row.
+	const { rows } = await db.query<HandlerRow & { inserted: boolean }>(
+		`INSERT INTO handlers AS h (id, queue, url, events, mode, secret) VALUES ($1, $2, $3, $4, $5, $6)
+		 ON CONFLICT (queue, url, mode) DO UPDATE SET events = EXCLUDED.events
+		 RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
 		[h.id, h.queue, h.url, h.events, h.mode, h.secret],
 	);
-	return { handler: rows[0], created: true };
+	const { inserted, ...handler } = rows[0];
+	return { handler, created: inserted };
 }
 
 export async function listHandlers(db: Queryable, queue: string): Promise<HandlerRow[]> {

@@ -49,7 +49,7 @@ CREATE TABLE handlers (
   last_failure_at       timestamptz,
   created_at            timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX handlers_queue ON handlers (queue);
+CREATE UNIQUE INDEX handlers_queue_url_mode ON handlers (queue, url, mode);
 
 -- Stored states; `scheduled` is not stored: it is a `queued` task whose due_at is still ahead
 -- (see engine/src/tasks/states.ts).
