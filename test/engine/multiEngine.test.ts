@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { dropSchema, eventually, freshSchema, startTestEngine, testDatabaseUrl, TEST_API_KEY, type TestEngine } from '../helpers/engine.js';
+import { dropSchema, eventually, freshSchema, startTestEngine, testDatabaseUrl, TEST_API_KEY } from '../helpers/engine.js';
 import { startReceiver } from '../helpers/receiver.js';
 
 const MAIN = path.resolve(import.meta.dirname, '../../engine/dist/main.js');

@@ -33,6 +33,8 @@ export class Dispatcher {
 	private readonly roundRobin = new Map<string, number>();
 	private readonly observers: DeliveryObserver[] = [];
 	private stopping = false;
+	/** Until `start()`, wake-ups are ignored: an engine without background work must not deliver (it has no heartbeat). */
+	private started = false;
 
 	constructor(
 		private readonly pool: Pool,
@@ -45,6 +47,7 @@ export class Dispatcher {
 	) {}
 
 	start(): void {
+		this.started = true;
 		this.catalog.onChange((name) => this.ensureLoop(name)?.wake());
 		for (const name of this.catalog.names()) this.ensureLoop(name);
 	}
@@ -71,7 +74,7 @@ export class Dispatcher {
 	}
 
 	private ensureLoop(name: string): QueueLoop | undefined {
-		if (this.stopping) return undefined;
+		if (this.stopping || !this.started) return undefined;
 		let loop = this.loops.get(name);
 		if (!loop && this.catalog.get(name)) {
 			loop = new QueueLoop(name, this);
@@ -218,13 +221,13 @@ class QueueLoop {
 
 	private sleep(ms: number | null): Promise<void> {
 		return new Promise((resolve) => {
-			const timer = ms === null ? undefined : setTimeout(done, ms);
-			const self = this;
-			function done() {
+			let timer: NodeJS.Timeout | undefined;
+			const done = () => {
 				clearTimeout(timer);
-				self.resolveSleep = null;
+				this.resolveSleep = null;
 				resolve();
-			}
+			};
+			if (ms !== null) timer = setTimeout(done, ms);
 			this.resolveSleep = done;
 		});
 	}
