@@ -1,6 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+	resolve: {
+		// n8n-core (loaded by the node tests) requires n8n-workflow's CommonJS build; the tests and
+		// the nodes must get that same copy, or there are two NodeApiError classes.
+		alias: [
+			{
+				find: /^n8n-workflow$/,
+				replacement: fileURLToPath(new URL('./node_modules/n8n-workflow/dist/cjs/index.js', import.meta.url)),
+			},
+		],
+	},
 	test: {
 		include: ['test/**/*.test.ts'],
 		exclude: ['test/e2e/**', 'node_modules/**'],

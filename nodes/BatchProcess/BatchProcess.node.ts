@@ -1,0 +1,44 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { searchQueues } from '../shared/queueLocator';
+import { router } from './actions/router';
+import * as batch from './actions/batch';
+
+/**
+ * Batch Process: turns many items into one batch the engine delivers in chunks, with concurrency,
+ * pacing, retries, live counters and a completion callback.
+ */
+export class BatchProcess implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Batch Process',
+		name: 'batchProcess',
+		icon: { light: 'file:batchProcess.svg', dark: 'file:batchProcess.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+		description: 'Process large sets of items in the background in chunks, with progress, cancel and retry',
+		defaults: { name: 'Batch Process' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'backgroundTasksApi', required: true }],
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [{ name: 'Batch', value: 'batch' }],
+				default: 'batch',
+			},
+			...batch.description,
+		],
+	};
+
+	methods = { listSearch: { searchQueues } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await router.call(this);
+	}
+}

@@ -1,0 +1,41 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { searchQueues } from '../shared/queueLocator';
+import { router } from './actions/router';
+import * as task from './actions/task';
+
+/** Enqueue Task: hands work to the Background Tasks engine, which delivers it with retries. */
+export class EnqueueTask implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Enqueue Task',
+		name: 'enqueueTask',
+		icon: { light: 'file:enqueueTask.svg', dark: 'file:enqueueTask.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+		description: 'Run work in the background with retries, delays and priorities, and manage tasks',
+		defaults: { name: 'Enqueue Task' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'backgroundTasksApi', required: true }],
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [{ name: 'Task', value: 'task' }],
+				default: 'task',
+			},
+			...task.description,
+		],
+	};
+
+	methods = { listSearch: { searchQueues } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await router.call(this);
+	}
+}

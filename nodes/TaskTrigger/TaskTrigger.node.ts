@@ -1,0 +1,123 @@
+import type {
+	IDataObject,
+	IHookFunctions,
+	INodeType,
+	INodeTypeDescription,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { queueLocator, searchQueues } from '../shared/queueLocator';
+import { deliveryOutput } from './deliveryOutput';
+import { handlerExists, registerHandler, removeHandler, secretsOf } from './handlerRegistration';
+import { signatureHeadersOf, verifySignature } from './signature';
+
+/**
+ * Task Trigger: makes the workflow a worker of a queue. Its webhook is registered as the queue's
+ * handler; every delivery's signature and timestamp are checked before the workflow starts, and
+ * the engine gets its answer when the workflow finishes — a failed execution is a 500, so the
+ * engine retries the task with backoff.
+ */
+export class TaskTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Task Trigger',
+		name: 'taskTrigger',
+		icon: { light: 'file:taskTrigger.svg', dark: 'file:taskTrigger.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{"queue: " + $parameter["queue"].value}}',
+		description: 'Starts the workflow for each background task of a queue, and retries it when the workflow fails',
+		defaults: { name: 'Task Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'backgroundTasksApi', required: true }],
+		webhooks: [
+			{
+				name: 'default',
+				httpMethod: 'POST',
+				// The engine waits for the workflow: success answers 200 with the last node's first
+				// item (kept as the task's result), a failed execution answers 500 and is retried.
+				responseMode: 'lastNode',
+				path: 'webhook',
+			},
+		],
+		properties: [
+			{
+				displayName:
+					'The task is answered when the workflow finishes: if the workflow fails, the engine retries the task with backoff',
+				name: 'notice',
+				type: 'notice',
+				default: '',
+			},
+			queueLocator({ description: 'Queue whose tasks start this workflow' }),
+			{
+				displayName: 'Receive',
+				name: 'events',
+				type: 'multiOptions',
+				options: [
+					{
+						name: 'Batch Events',
+						value: 'batch',
+						description: 'The counters of a batch of the queue when it finishes',
+					},
+					{ name: 'Tasks', value: 'task', description: 'Every task of the queue, including batch chunks' },
+				],
+				required: true,
+				default: ['task'],
+			},
+			{
+				displayName: 'Create Queue If Missing',
+				name: 'createQueueIfMissing',
+				type: 'boolean',
+				default: true,
+				description: 'Whether to create the queue with default settings when the workflow is activated and it does not exist',
+			},
+		],
+	};
+
+	methods = { listSearch: { searchQueues } };
+
+	webhookMethods = {
+		default: {
+			async checkExists(this: IHookFunctions): Promise<boolean> {
+				return await handlerExists.call(this);
+			},
+			async create(this: IHookFunctions): Promise<boolean> {
+				return await registerHandler.call(this);
+			},
+			async delete(this: IHookFunctions): Promise<boolean> {
+				return await removeHandler.call(this);
+			},
+		},
+	};
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		const request = this.getRequestObject();
+		const verdict = verifySignature(
+			secretsOf(this.getWorkflowStaticData('node')),
+			signatureHeadersOf(request.headers),
+			request.rawBody,
+			Math.floor(Date.now() / 1000),
+		);
+		if (!verdict.ok) {
+			// Answered here, without starting the workflow. A 4xx other than 404/408/410/425/429
+			// makes the engine fail the delivery at once (a dead letter, redrivable), not retry it.
+			this.getResponseObject()
+				.status(401)
+				.json({ error: { code: 'invalid_signature', message: `Delivery rejected: ${verdict.reason}` } });
+			return { noWebhookResponse: true };
+		}
+		// Parsed from the verified bytes, not from n8n's parsed body, so what runs is what was signed.
+		let body: IDataObject;
+		try {
+			body = JSON.parse(request.rawBody.toString('utf8')) as IDataObject;
+		} catch {
+			this.getResponseObject()
+				.status(400)
+				.json({ error: { code: 'invalid_body', message: 'The delivery body is not JSON' } });
+			return { noWebhookResponse: true };
+		}
+		return { workflowData: [this.helpers.returnJsonArray(deliveryOutput(body))] };
+	}
+}

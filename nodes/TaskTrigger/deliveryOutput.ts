@@ -1,0 +1,42 @@
+import type { IDataObject } from 'n8n-workflow';
+
+/**
+ * The trigger's output for one delivery (DESIGN §3.4 body). A task's payload fields come first,
+ * at the top level when the payload is an object (otherwise under `payload`), and the task's
+ * metadata under `task`, which wins if the payload has a `task` field too. A batch event (a
+ * delivery named like `batch.finished` whose payload holds the batch) outputs the batch itself.
+ */
+export function deliveryOutput(body: IDataObject): IDataObject {
+	const batchEvent = batchOfEvent(body);
+	if (batchEvent !== undefined) return batchEvent;
+
+	const task: IDataObject = {
+		id: body.id,
+		attempt: body.attempt,
+		maxAttempts: body.maxAttempts,
+		queue: body.queue,
+		name: body.name,
+		scheduledFor: body.scheduledFor,
+		createdAt: body.createdAt,
+	};
+	if (body.batch !== undefined) task.batch = body.batch;
+	if (body.schedule !== undefined) task.schedule = body.schedule;
+
+	const payload = body.payload;
+	const fields = isPlainObject(payload) ? payload : { payload: payload ?? null };
+	return { ...fields, task };
+}
+
+function isPlainObject(value: unknown): value is IDataObject {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The batch a batch event announces: the engine sends `{ batch }` as the payload (and tolerates a
+ * top-level `batch`). A chunk task of a batch also carries `batch`, but with its `chunkIndex`.
+ */
+function batchOfEvent(body: IDataObject): IDataObject | undefined {
+	if (typeof body.name !== 'string' || !body.name.startsWith('batch.')) return undefined;
+	const candidate = isPlainObject(body.payload) && isPlainObject(body.payload.batch) ? body.payload.batch : body.batch;
+	return isPlainObject(candidate) && candidate.chunkIndex === undefined ? candidate : undefined;
+}

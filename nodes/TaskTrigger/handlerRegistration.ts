@@ -1,0 +1,135 @@
+import type { IDataObject, IHookFunctions } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import { asNodeError } from '../shared/items';
+import { pathSegment } from '../shared/parameters';
+import { queueNameParameter } from '../shared/queueLocator';
+import { engineRequest, hasEngineCode, hasStatus } from '../shared/transport';
+
+/**
+ * The Task Trigger's webhook lifecycle: its webhook URL registered as a handler of the queue.
+ * n8n calls these for the production URL when the workflow is activated/deactivated, and for the
+ * test URL while the editor listens for a test event; each kind keeps its own registration (id,
+ * secret) in the node's static data, so a test session never replaces the production handler.
+ */
+
+/** `production` for an active workflow, `test` while the editor listens for a test event. */
+export type HandlerMode = 'production' | 'test';
+
+/** What the node keeps about one registered handler. */
+export interface Registration {
+	handlerId: string;
+	secret: string;
+	queue: string;
+	url: string;
+	events: string[];
+}
+
+/** n8n runs the hooks (and the webhook) of the test URL in `manual` mode. */
+export function handlerModeOf(executionMode: string): HandlerMode {
+	return executionMode === 'manual' ? 'test' : 'production';
+}
+
+export function registrationOf(staticData: IDataObject, mode: HandlerMode): Registration | undefined {
+	const value = staticData[mode] as Registration | undefined;
+	return typeof value?.handlerId === 'string' && typeof value.secret === 'string' ? value : undefined;
+}
+
+/** Every secret the node currently holds (production and test), for verifying a delivery. */
+export function secretsOf(staticData: IDataObject): string[] {
+	return (['production', 'test'] as const)
+		.map((mode) => registrationOf(staticData, mode)?.secret)
+		.filter((secret): secret is string => secret !== undefined);
+}
+
+interface Handler {
+	id: string;
+	url: string;
+	mode: string;
+	events: string[];
+	secret: string;
+}
+
+function handlerPath(registration: Pick<Registration, 'queue' | 'handlerId'>): string {
+	return `/v1/queues/${pathSegment(registration.queue)}/handlers/${pathSegment(registration.handlerId)}`;
+}
+
+function wantedHandler(context: IHookFunctions): { queue: string; url: string; events: string[]; mode: HandlerMode } {
+	const queue = queueNameParameter.call(context, 'queue');
+	if (queue === '') throw new NodeOperationError(context.getNode(), 'Queue is required');
+	const events = context.getNodeParameter('events', ['task']) as string[];
+	if (events.length === 0) throw new NodeOperationError(context.getNode(), 'Choose at least one kind of event to receive');
+	const url = context.getNodeWebhookUrl('default');
+	if (url === undefined) throw new NodeOperationError(context.getNode(), 'n8n gave no webhook URL for this node');
+	return { queue, url, events: [...events].sort(), mode: handlerModeOf(context.getMode()) };
+}
+
+/** True when the engine still has this node's handler, registered as the parameters say. */
+export async function handlerExists(this: IHookFunctions): Promise<boolean> {
+	const wanted = wantedHandler(this);
+	const staticData = this.getWorkflowStaticData('node');
+	const registration = registrationOf(staticData, wanted.mode);
+	if (registration === undefined) return false;
+	try {
+		const handler = await engineRequest<Handler>(this, { method: 'GET', path: handlerPath(registration) });
+		const current =
+			registration.queue === wanted.queue &&
+			handler.url === wanted.url &&
+			handler.mode === wanted.mode &&
+			[...handler.events].sort().join() === wanted.events.join();
+		if (current) {
+			// The engine is the source of truth for the secret (it may have been re-created).
+			staticData[wanted.mode] = { ...registration, secret: handler.secret };
+			return true;
+		}
+		// Registered for another queue, URL or events: remove it, so create() registers the right one.
+		await engineRequest(this, { method: 'DELETE', path: handlerPath(registration) });
+	} catch (error) {
+		// 404: the handler (or its queue) is gone, so it does not exist; anything else is a real failure.
+		if (!hasStatus(error, 404)) throw asNodeError(this.getNode(), error, 0);
+	}
+	delete staticData[wanted.mode];
+	return false;
+}
+
+/** Registers the webhook URL as a handler of the queue (creating the queue first if asked). */
+export async function registerHandler(this: IHookFunctions): Promise<boolean> {
+	const wanted = wantedHandler(this);
+	if (this.getNodeParameter('createQueueIfMissing', true) === true) {
+		try {
+			await engineRequest(this, { method: 'POST', path: '/v1/queues', body: { name: wanted.queue } });
+		} catch (error) {
+			if (!hasEngineCode(error, 'queue_exists')) throw asNodeError(this.getNode(), error, 0);
+		}
+	}
+	// The same URL and mode again returns the existing handler (200), so this is safe to repeat.
+	const handler = await engineRequest<Handler>(this, {
+		method: 'POST',
+		path: `/v1/queues/${pathSegment(wanted.queue)}/handlers`,
+		body: { url: wanted.url, events: wanted.events, mode: wanted.mode },
+	});
+	const registration: Registration = {
+		handlerId: handler.id,
+		secret: handler.secret,
+		queue: wanted.queue,
+		url: wanted.url,
+		events: wanted.events,
+	};
+	this.getWorkflowStaticData('node')[wanted.mode] = registration as unknown as IDataObject;
+	return true;
+}
+
+/** Removes this node's handler for the current mode; one the engine no longer has is fine. */
+export async function removeHandler(this: IHookFunctions): Promise<boolean> {
+	const mode = handlerModeOf(this.getMode());
+	const staticData = this.getWorkflowStaticData('node');
+	const registration = registrationOf(staticData, mode);
+	if (registration === undefined) return true;
+	try {
+		await engineRequest(this, { method: 'DELETE', path: handlerPath(registration) });
+	} catch (error) {
+		if (!hasStatus(error, 404)) throw asNodeError(this.getNode(), error, 0);
+	}
+	delete staticData[mode];
+	return true;
+}
