@@ -148,6 +148,7 @@ describe('delivery: signing, outcomes, retries, dead letters', () => {
 		healthy = true;
 		const redrive = await te.api('POST', '/v1/dead-letters/redrive', { signature: groups[0].signature });
 		expect(redrive.body.redriven).toBe(3);
+		expect(redrive.body.remaining).toBe(0);
 		for (const t of tasks) {
 			const done = await finalTask(t.id);
 			expect(done).toMatchObject({ id: t.id, state: 'completed', attemptCount: 4, maxAttempts: 6 });
@@ -203,6 +204,22 @@ describe('delivery: signing, outcomes, retries, dead letters', () => {
 		const done = await finalTask(t.id);
 		expect(done.state).toBe('completed');
 		expect((await te.api('GET', `/v1/queues/${name}/handlers/${handler.id}`)).body.healthy).toBe(true);
+	});
+
+	it('uses test-mode handlers only while a queue has no production handler', async () => {
+		const editor = await startReceiver(() => ({}));
+		const live = await startReceiver(() => ({}));
+		receivers.push(editor, live);
+		await te.api('POST', '/v1/queues', { name: 'testing' });
+		await te.api('POST', '/v1/queues/testing/handlers', { url: editor.url, mode: 'test' });
+		const first = await enqueue({ queue: 'testing', name: 'try' });
+		await finalTask(first.id);
+		expect(editor.requests.map((r) => r.json.id)).toEqual([first.id]);
+		await te.api('POST', '/v1/queues/testing/handlers', { url: live.url });
+		const second = await enqueue({ queue: 'testing', name: 'live' });
+		await finalTask(second.id);
+		expect(live.requests.map((r) => r.json.id)).toEqual([second.id]);
+		expect(editor.requests).toHaveLength(1);
 	});
 
 	it('spreads deliveries over several handlers', async () => {

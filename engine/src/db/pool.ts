@@ -26,7 +26,25 @@ export function createPool(connectionString: string, schema: string, max = 20): 
 	return pool;
 }
 
+/** Deadlock and serialization failures: the transaction did nothing and may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/**
+ * Runs `work` in a transaction. A deadlock or serialization failure is retried (up to 3 runs), so
+ * two requests that lock the same rows in a different order cost a retry, not a 500; `work` must
+ * therefore only touch the database.
+ */
 export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+	for (let run = 1; ; run++) {
+		try {
+			return await transactionOnce(pool, work);
+		} catch (error) {
+			if (run >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+		}
+	}
+}
+
+async function transactionOnce<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
 	const client = await pool.connect();
 	try {
 		await client.query('BEGIN');

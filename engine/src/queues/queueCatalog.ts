@@ -55,9 +55,15 @@ export class QueueCatalog {
 	}
 }
 
-/** Production handlers that take deliveries of `event`, healthy ones only unless none is healthy. */
+/**
+ * Handlers that take deliveries of `event`: the production ones, healthy ones only unless none is
+ * healthy. A queue with no production handler uses its test-mode handlers (an n8n editor
+ * "listening for a test event" on a workflow not yet active), so testing never steals live traffic.
+ */
 export function handlersFor(entry: QueueEntry, event: HandlerEvent): HandlerRow[] {
-	const candidates = entry.handlers.filter((h) => h.mode === 'production' && h.events.includes(event));
+	const forEvent = entry.handlers.filter((h) => h.events.includes(event));
+	const production = forEvent.filter((h) => h.mode === 'production');
+	const candidates = production.length > 0 ? production : forEvent;
 	const healthy = candidates.filter((h) => h.healthy);
 	// With every handler unhealthy, deliveries keep going to them: each attempt is also the probe
 	// that finds a handler back (and retries are spaced by backoff).

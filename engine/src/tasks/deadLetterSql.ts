@@ -60,6 +60,11 @@ export async function selectDeadLetterIds(db: Queryable, s: DeadLetterSelector, 
 	return rows.map((r) => r.id);
 }
 
+export async function countDeadLetters(db: Queryable, s: DeadLetterSelector): Promise<number> {
+	const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks t WHERE ${WHERE}`, params(s));
+	return rows[0].n;
+}
+
 export async function deleteDeadLetters(db: Queryable, s: DeadLetterSelector): Promise<number> {
 	const { rowCount } = await db.query(`DELETE FROM tasks t WHERE ${WHERE}`, params(s));
 	return rowCount ?? 0;

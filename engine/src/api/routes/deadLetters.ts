@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { Pool } from '../../db/pool.js';
 import { invalidField } from '../../errors.js';
-import { deleteDeadLetters, groupDeadLetters, selectDeadLetterIds } from '../../tasks/deadLetterSql.js';
+import { countDeadLetters, deleteDeadLetters, groupDeadLetters, selectDeadLetterIds } from '../../tasks/deadLetterSql.js';
 import type { TaskService } from '../../tasks/taskService.js';
 import { ErrorBody, errorResponses, QueueName, Uuid } from '../schemas/common.js';
 
@@ -64,14 +64,22 @@ export function deadLetterRoutes(pool: Pool, tasks: TaskService) {
 					tags,
 					summary: 'Put dead letters back in line (same id, attempt numbers continue, fresh budget)',
 					body: Selector,
-					response: { 200: Type.Object({ redriven: Type.Integer(), taskIds: Type.Array(Type.String()) }), ...errorResponses },
+					response: {
+						200: Type.Object({
+							redriven: Type.Integer(),
+							taskIds: Type.Array(Type.String()),
+							remaining: Type.Integer({ description: `Matching dead letters left (a call moves at most ${REDRIVE_LIMIT}); call again while > 0` }),
+						}),
+						...errorResponses,
+					},
 				},
 			},
 			async (request) => {
 				requireSelector(request.body);
 				const ids = await selectDeadLetterIds(pool, request.body, REDRIVE_LIMIT);
 				const moved = await tasks.requeue(ids);
-				return { redriven: moved.length, taskIds: moved.map((t) => t.id) };
+				const remaining = await countDeadLetters(pool, request.body);
+				return { redriven: moved.length, taskIds: moved.map((t) => t.id), remaining };
 			},
 		);
 

@@ -59,6 +59,8 @@ const TaskFields = {
 	lastError: Nullable(Type.String()),
 	idempotencyKey: Nullable(Type.String()),
 	url: Nullable(Type.String()),
+	batch: Type.Optional(Type.Object({ id: Type.String(), chunkIndex: Type.Integer(), totalChunks: Type.Integer() })),
+	schedule: Type.Optional(Type.Object({ id: Type.String(), name: Type.String(), occurrence: Type.String() })),
 };
 const Task = Type.Object(TaskFields);
 const TaskWithAttempts = Type.Object({ ...TaskFields, attempts: Type.Array(Attempt) });
