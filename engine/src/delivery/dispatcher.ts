@@ -145,7 +145,8 @@ export class Dispatcher {
 		const release = !target || releasing();
 		this.log.debug({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, statusCode: 'statusCode' in outcome ? outcome.statusCode : undefined }, 'attempt finished');
 		if (outcome.kind !== 'delivered' && !release) {
-			this.log.warn({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, error: outcome.error }, 'attempt failed');
+			// Whether this was the last attempt is settlement's decision; the log says if the answer allows a retry.
+			this.log.warn({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, retryable: outcome.kind === 'retry', error: outcome.error }, 'attempt failed');
 		}
 		await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release });
 		for (const observer of this.observers) observer(task, outcome);
