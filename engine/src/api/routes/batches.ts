@@ -1,0 +1,158 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { invalidField } from '../../errors.js';
+import { BATCH_STATES, type BatchState } from '../../batches/batchSql.js';
+import type { BatchService } from '../../batches/batchService.js';
+import { presentBatch } from '../../batches/batchView.js';
+import { decodeCursor, encodeCursor, ErrorBody, errorResponses, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+
+const Items = Type.Array(Type.Unknown(), { minItems: 1, description: 'Any JSON values; each chunk delivers `chunkSize` of them in `payload.items`' });
+
+const CreateBody = Type.Object(
+	{
+		queue: QueueName,
+		name: Type.String({ minLength: 1, maxLength: 200, description: 'Task name of every chunk' }),
+		items: Type.Optional(Items),
+		chunkSize: Type.Integer({ minimum: 1, maximum: 10_000, description: 'Items per chunk (1–10,000)' }),
+		concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Chunks in flight at once (default 1)' })),
+		delayBetweenChunksSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400, description: 'Spacing of chunk starts (default 0)' })),
+		url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: "Deliver chunks here instead of the queue's handlers" })),
+		callbackUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Receives `{ batch }` (signed) each time the batch finishes' })),
+		payload: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Merged into every chunk payload next to `items`' })),
+		open: Type.Optional(Type.Boolean({ description: 'Take items in pages (POST …/items) until POST …/start' })),
+		priority: Type.Optional(Priority),
+		retry: Type.Optional(RetryPolicyInput),
+		timeoutSeconds: Type.Optional(TimeoutSeconds),
+	},
+	{ additionalProperties: false },
+);
+type CreateBody = Static<typeof CreateBody>;
+
+const ItemsBody = Type.Object({ items: Items }, { additionalProperties: false });
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const Batch = Type.Object({
+	id: Type.String(),
+	queue: Type.String(),
+	name: Type.String(),
+	state: Type.Enum(BATCH_STATES),
+	totalItems: Type.Integer(),
+	totalChunks: Type.Integer(),
+	items: Type.Object({ processed: Type.Integer(), failed: Type.Integer() }),
+	chunks: Type.Object({ completed: Type.Integer(), failed: Type.Integer(), active: Type.Integer(), pending: Type.Integer(), cancelled: Type.Integer() }),
+	chunkSize: Type.Integer(),
+	concurrency: Type.Integer(),
+	delayBetweenChunksSeconds: Type.Number(),
+	url: Nullable(Type.String()),
+	callbackUrl: Nullable(Type.String()),
+	runs: Type.Integer({ description: 'How many times the batch finished (the first run, then each retry-failed run)' }),
+	createdAt: Type.String(),
+	startedAt: Nullable(Type.String()),
+	finishedAt: Nullable(Type.String()),
+	throughputPerSecond: Nullable(Type.Number()),
+	etaSeconds: Nullable(Type.Integer()),
+});
+
+const Accepted = Type.Object({ id: Type.String(), state: Type.Enum(BATCH_STATES), totalItems: Type.Integer(), totalChunks: Type.Integer() });
+
+const IdParams = Type.Object({ id: Uuid });
+
+const ListQuery = Type.Object(
+	{
+		queue: Type.Optional(QueueName),
+		state: Type.Optional(Type.Enum(BATCH_STATES)),
+		limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+		cursor: Type.Optional(Type.String({ maxLength: 200 })),
+	},
+	{ additionalProperties: false },
+);
+
+function isPosition(v: unknown): v is { c: string; i: string } {
+	const p = v as { c?: unknown; i?: unknown } | null;
+	return typeof p?.c === 'string' && !Number.isNaN(Date.parse(p.c)) && typeof p.i === 'string' && /^[0-9a-f-]{36}$/.test(p.i);
+}
+
+function after(cursor: string | undefined) {
+	try {
+		const p = decodeCursor(cursor, isPosition);
+		return p && { createdAt: p.c, id: p.i };
+	} catch {
+		throw invalidField('cursor', 'is not a cursor this API returned');
+	}
+}
+
+const accepted = (b: { id: string; state: BatchState; totalItems: number; totalChunks: number }) => ({
+	id: b.id,
+	state: b.state,
+	totalItems: b.totalItems,
+	totalChunks: b.totalChunks,
+});
+
+/** /v1/batches: create (whole or in pages), live counters, list, cancel, retry the failed chunks. */
+export function batchRoutes(batches: BatchService) {
+	return async (app: FastifyInstance) => {
+		const tags = ['batches'];
+		const byId = { tags, params: IdParams };
+
+		app.post<{ Body: CreateBody }>(
+			'/v1/batches',
+			{
+				schema: {
+					tags,
+					summary: 'Create a batch: items split into chunks, each delivered as a task (open: true takes items in pages)',
+					body: CreateBody,
+					response: { 202: Accepted, ...errorResponses },
+				},
+			},
+			async (request, reply) => reply.code(202).send(accepted(await batches.create(request.body))),
+		);
+
+		app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ItemsBody> }>(
+			'/v1/batches/:id/items',
+			{ schema: { ...byId, summary: 'Add a page of items to an open batch (409 once started)', body: ItemsBody, response: { 200: Accepted, ...errorResponses } } },
+			async (request) => accepted(await batches.addItems(request.params.id, request.body.items)),
+		);
+
+		app.post<{ Params: Static<typeof IdParams> }>(
+			'/v1/batches/:id/start',
+			{ schema: { ...byId, summary: 'Start an open batch', response: { 200: Batch, ...errorResponses } } },
+			async (request) => presentBatch(await batches.start(request.params.id)),
+		);
+
+		app.get<{ Params: Static<typeof IdParams> }>(
+			'/v1/batches/:id',
+			{ schema: { ...byId, summary: 'A batch with its counters, throughput and ETA', response: { 200: Batch, ...errorResponses } } },
+			async (request) => presentBatch(await batches.get(request.params.id)),
+		);
+
+		app.get<{ Querystring: Static<typeof ListQuery> }>(
+			'/v1/batches',
+			{
+				schema: {
+					tags,
+					summary: 'List batches, newest first',
+					querystring: ListQuery,
+					response: { 200: Type.Object({ items: Type.Array(Batch), nextCursor: Nullable(Type.String()) }), 400: ErrorBody, 401: ErrorBody },
+				},
+			},
+			async (request) => {
+				const q = request.query;
+				const page = await batches.list({ queue: q.queue, state: q.state as BatchState | undefined, after: after(q.cursor), limit: q.limit ?? 50 });
+				return { items: page.items.map(presentBatch), nextCursor: page.next ? encodeCursor({ c: page.next.createdAt, i: page.next.id }) : null };
+			},
+		);
+
+		app.post<{ Params: Static<typeof IdParams> }>(
+			'/v1/batches/:id/cancel',
+			{ schema: { ...byId, summary: 'Cancel: chunks not started are cancelled, chunks being delivered finish', response: { 200: Batch, ...errorResponses } } },
+			async (request) => presentBatch(await batches.cancel(request.params.id)),
+		);
+
+		app.post<{ Params: Static<typeof IdParams> }>(
+			'/v1/batches/:id/retry-failed',
+			{ schema: { ...byId, summary: 'Run only the failed chunks again; the batch calls back again when they finish', response: { 200: Batch, ...errorResponses } } },
+			async (request) => presentBatch(await batches.retryFailed(request.params.id)),
+		);
+	};
+}
