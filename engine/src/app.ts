@@ -16,12 +16,23 @@ import { SettlementWriter } from './delivery/settlement.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryRescuer } from './maintenance/deliveryRescuer.js';
 import { EngineHeartbeat } from './maintenance/engineHeartbeat.js';
+import { RetentionCleaner } from './maintenance/retentionCleaner.js';
+import { HealthService } from './health/healthService.js';
+import type { EngineMetrics } from './metrics/engineMetrics.js';
+import { createEngineMetrics } from './metrics/engineWiring.js';
 import { ServiceLoop } from './maintenance/serviceLoop.js';
 import { buildServer } from './api/server.js';
 import { healthRoutes } from './api/routes/health.js';
 import { queueRoutes } from './api/routes/queues.js';
 import { taskRoutes } from './api/routes/tasks.js';
 import { deadLetterRoutes } from './api/routes/deadLetters.js';
+import { queueHealthRoutes } from './api/routes/queueHealth.js';
+import { metricsRoutes } from './api/routes/metrics.js';
+import { batchRoutes } from './api/routes/batches.js';
+import { BatchService } from './batches/batchService.js';
+import { ScheduleService } from './schedules/scheduleService.js';
+import { SCHEDULE_TICK_MS, ScheduleEnqueuer } from './schedules/scheduleEnqueuer.js';
+import { scheduleRoutes } from './api/routes/schedules.js';
 import { DomainError } from './errors.js';
 import { TaskEvents } from './tasks/taskEvents.js';
 
@@ -35,6 +46,12 @@ export interface Engine {
 	readonly tasks: TaskService;
 	readonly dispatcher: Dispatcher;
 	readonly rescuer: DeliveryRescuer;
+	readonly health: HealthService;
+	readonly metrics: EngineMetrics;
+	readonly retention: RetentionCleaner;
+	readonly schedules: ScheduleService;
+	readonly batches: BatchService;
+	readonly scheduleEnqueuer: ScheduleEnqueuer;
 	readonly events: TaskEvents;
 	readonly keys: ApiKeyProvisioning;
 	/** The database URL in use (the embedded one when none was configured). */
@@ -113,20 +130,48 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			},
 			onEnqueued: (queue) => dispatcher.wake(queue),
 			events,
+			log: log.child({ component: 'tasks' }),
 		});
+
+		// Batches count their chunks in the task hooks of `events` (registered by the constructor).
+		const batches = new BatchService({
+			pool,
+			dispatch,
+			schema,
+			limits: config,
+			events,
+			resolveQueue: async (name, field) => {
+				const entry = catalog.get(name) ?? (await catalog.reload(name));
+				if (entry) return entry.queue;
+				throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
+			},
+			onEnqueued: (queue) => dispatcher.wake(queue),
+		});
+
+		const scheduleEnqueuer = new ScheduleEnqueuer(pool, dispatch, schema, config, log.child({ component: 'schedules' }), (queue) => dispatcher.wake(queue));
+		const schedules = new ScheduleService({ pool, dispatch, schema, limits: config, onEnqueued: (queue) => dispatcher.wake(queue), onChanged: options.background === false ? undefined : () => scheduleEnqueuer.nudge() });
 
 		notifications.on('tasks', (queue) => dispatcher.wake(queue));
 		notifications.on('queues', (queue) => void catalog.reload(queue).catch((error: unknown) => log.warn({ err: error, queue }, 'queue reload failed')));
 		notifications.onReconnect(() => void catalog.loadAll().then(() => dispatcher.wakeAll(), () => undefined));
 
 		const heartbeat = new EngineHeartbeat(pool, engineId);
-		const rescuer = new DeliveryRescuer(pool, dispatch, schema, config.engineDeadAfterSeconds, events);
+		const rescuer = new DeliveryRescuer(pool, dispatch, schema, config.engineDeadAfterSeconds, events, log.child({ component: 'rescuer' }));
+		const health = new HealthService(pool, { schema, dispatchSchema: `${schema}_pgboss`, stuckGraceSeconds: config.leaseGraceSeconds });
+		const metrics = createEngineMetrics({ health, dispatcher, rescuer });
+		batches.reportTo(metrics);
+		scheduleEnqueuer.reportTo(metrics);
+		const retention = new RetentionCleaner(pool, { completedDays: config.retentionCompletedDays, failedDays: config.retentionFailedDays }, log.child({ component: 'retention' }), metrics);
 		const loops: ServiceLoop[] = [];
 		if (options.background !== false) {
 			await heartbeat.register();
 			closers.push(() => heartbeat.unregister());
 			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(rescuer, 5000, log));
+			loops.push(new ServiceLoop(retention, config.retentionIntervalSeconds * 1000, log));
 			loops.push(new ServiceLoop({ name: 'catalogRefresh', runOnce: async () => (await catalog.loadAll(), {}) }, 30_000, log));
+			// Fires are logged at debug by the enqueuer itself, not as an info line per tick.
+			loops.push(new ServiceLoop({ name: scheduleEnqueuer.name, runOnce: async () => (await scheduleEnqueuer.runOnce(), {}) }, SCHEDULE_TICK_MS, log));
+			loops.push(new ServiceLoop({ name: 'batchReconciler', runOnce: () => batches.reconcileOnce() }, 10_000, log));
 			for (const loop of loops) loop.start();
 			dispatcher.start();
 		}
@@ -137,6 +182,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			verifier,
 			metricsAuth: config.metricsAuth,
 			routes: async (app) => {
+				await app.register(metricsRoutes(metrics)); // first: its response hook counts every route
 				await app.register(
 					healthRoutes({
 						check: async () => {
@@ -149,6 +195,9 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 				await app.register(queueRoutes(queues));
 				await app.register(taskRoutes(tasks));
 				await app.register(deadLetterRoutes(pool, tasks));
+				await app.register(queueHealthRoutes(health));
+				await app.register(batchRoutes(batches));
+				await app.register(scheduleRoutes(schedules));
 			},
 		});
 
@@ -162,6 +211,12 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			tasks,
 			dispatcher,
 			rescuer,
+			health,
+			metrics,
+			retention,
+			schedules,
+			scheduleEnqueuer,
+			batches,
 			events,
 			keys,
 			databaseUrl,

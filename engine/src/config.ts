@@ -42,6 +42,12 @@ export interface Config {
 	/** `/metrics` requires an API key unless this is false. */
 	readonly metricsAuth: boolean;
 	readonly maxRunAtDays: number;
+	/** Completed and cancelled tasks (with their attempts) are deleted this many days after they finished. */
+	readonly retentionCompletedDays: number;
+	/** Dead letters (failed tasks) are deleted this many days after they failed. */
+	readonly retentionFailedDays: number;
+	/** How often the retention cleaner runs. */
+	readonly retentionIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +91,9 @@ export const SETTINGS: readonly Setting[] = [
 	{ name: 'SHUTDOWN_GRACE_SECONDS', help: 'how long shutdown waits for in-flight deliveries', default: '25' },
 	{ name: 'METRICS_AUTH', help: 'require an API key on /metrics (true|false)', default: 'true' },
 	{ name: 'MAX_RUN_AT_DAYS', help: 'how far ahead runAt may be', default: '365' },
+	{ name: 'RETENTION_COMPLETED_DAYS', help: 'days completed/cancelled tasks are kept', default: '7' },
+	{ name: 'RETENTION_FAILED_DAYS', help: 'days dead letters (failed tasks) are kept', default: '30' },
+	{ name: 'RETENTION_INTERVAL_SECONDS', help: 'how often old tasks are purged', default: '60' },
 ];
 
 /** `--database-url x` → `DATABASE_URL=x`; `--flag=value` works too. Unknown flags are errors. */
@@ -187,6 +196,9 @@ export function loadConfig(env: Source, flags: Source = {}, cwd = process.cwd())
 		shutdownGraceSeconds: int('SHUTDOWN_GRACE_SECONDS', 0, 3600),
 		metricsAuth: bool('METRICS_AUTH'),
 		maxRunAtDays: int('MAX_RUN_AT_DAYS', 1, 3650),
+		retentionCompletedDays: int('RETENTION_COMPLETED_DAYS', 1, 3650),
+		retentionFailedDays: int('RETENTION_FAILED_DAYS', 1, 3650),
+		retentionIntervalSeconds: int('RETENTION_INTERVAL_SECONDS', 1, 86400),
 	});
 }
 

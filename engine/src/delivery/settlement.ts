@@ -14,7 +14,7 @@ import { retryDelaySeconds } from './retryPolicy.js';
 /** An attempt whose HTTP exchange is over (or was lost), waiting to be written. */
 export interface AttemptResult {
 	/** The task as it was claimed: its attempt number is the claim token. */
-	task: Pick<TaskRow, 'id' | 'queue' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url'>;
+	task: Pick<TaskRow, 'id' | 'queue' | 'dueAt' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url'>;
 	startedAt: Date;
 	outcome: DeliveryOutcome | LostDelivery;
 	handlerId: string | null;
@@ -54,7 +54,10 @@ function attemptRecord(a: AttemptResult): NewAttempt {
 	const failedOrRetry = o.kind !== 'delivered';
 	return {
 		taskId: a.task.id,
+		queue: a.task.queue,
 		number: a.task.attemptCount,
+		// The due time this attempt was claimed against (unchanged while active): lateness = start − due.
+		dueAt: a.task.dueAt.toISOString(),
 		startedAt: a.startedAt.toISOString(),
 		durationMs: o.kind === 'lost' ? null : Math.round(o.durationMs),
 		outcome: o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'failed' : 'retry',

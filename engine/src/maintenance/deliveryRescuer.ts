@@ -1,3 +1,4 @@
+import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
@@ -22,12 +23,14 @@ export class DeliveryRescuer implements MaintenanceService {
 		private readonly schema: string,
 		private readonly engineDeadAfterSeconds: number,
 		private readonly events?: TaskEvents,
+		private readonly log?: Logger,
 		private readonly batchSize = 500,
 	) {}
 
 	async runOnce(): Promise<Record<string, number>> {
 		const counts = await withTransaction(this.pool, async (tx) => {
 			const lost = await findLostDeliveries(tx, this.engineDeadAfterSeconds, this.batchSize);
+			for (const t of lost) this.log?.warn({ taskId: t.id, queue: t.queue, attempt: t.attemptCount, engineId: t.engineId }, 'delivery lost; settling it as a lost attempt');
 			return settleAttempts(
 				tx,
 				this.dispatch,

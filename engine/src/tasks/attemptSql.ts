@@ -14,8 +14,11 @@ export interface AttemptRow {
 
 export interface NewAttempt {
 	taskId: string;
+	queue: string;
 	number: number;
 	startedAt: string;
+	/** The task's due time when this attempt was claimed (for lateness); null when unknown. */
+	dueAt: string | null;
 	durationMs: number | null;
 	outcome: AttemptRow['outcome'];
 	statusCode: number | null;
@@ -29,10 +32,10 @@ export interface NewAttempt {
 export async function insertAttempts(db: Queryable, attempts: readonly NewAttempt[]): Promise<void> {
 	if (attempts.length === 0) return;
 	await db.query(
-		`INSERT INTO attempts (task_id, number, started_at, duration_ms, outcome, status_code, error_class, error, response_snippet, handler_id)
-		 SELECT "taskId", number, "startedAt", "durationMs", outcome, "statusCode", "errorClass", error, "responseSnippet", "handlerId"
-		 FROM jsonb_to_recordset($1::jsonb) AS x("taskId" uuid, number int, "startedAt" timestamptz, "durationMs" int, outcome text,
-		   "statusCode" int, "errorClass" text, error text, "responseSnippet" text, "handlerId" uuid)
+		`INSERT INTO attempts (task_id, queue, number, started_at, due_at, duration_ms, outcome, status_code, error_class, error, response_snippet, handler_id)
+		 SELECT "taskId", queue, number, "startedAt", "dueAt", "durationMs", outcome, "statusCode", "errorClass", error, "responseSnippet", "handlerId"
+		 FROM jsonb_to_recordset($1::jsonb) AS x("taskId" uuid, queue text, number int, "startedAt" timestamptz, "dueAt" timestamptz, "durationMs" int,
+		   outcome text, "statusCode" int, "errorClass" text, error text, "responseSnippet" text, "handlerId" uuid)
 		 ON CONFLICT (task_id, number) DO NOTHING`,
 		[JSON.stringify(attempts)],
 	);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { notify } from '../db/notifications.js';
@@ -23,6 +24,8 @@ export interface TaskServiceDeps {
 	/** Called after tasks of a queue were written, to wake this engine's dispatcher at once. */
 	onEnqueued: (queue: string) => void;
 	events: TaskEvents;
+	/** Debug lines for the state changes made here (enqueue, cancel, retry, redrive). */
+	log?: Logger;
 }
 
 /** The task as the API shows it (DESIGN §3.7). */
@@ -77,7 +80,10 @@ export class TaskService {
 		const queue = await this.deps.resolveQueue(input.queue, 'queue');
 		const result = await this.writer.write(prepareTask(input, queue, this.deps.limits));
 		if ('conflict' in result) throw conflictError(result.conflict);
-		if (result.created) this.deps.onEnqueued(input.queue);
+		if (result.created) {
+			this.logChanges('task enqueued', [result.task]);
+			this.deps.onEnqueued(input.queue);
+		}
 		return result;
 	}
 
@@ -96,6 +102,7 @@ export class TaskService {
 			if (conflicts.length > 0) throw conflictError(conflicts[0], conflicts.slice(1));
 			return written as { task: TaskRow; created: boolean }[];
 		});
+		this.logChanges('task enqueued', results.filter((r) => r.created).map((r) => r.task));
 		for (const queue of queues.keys()) this.deps.onEnqueued(queue);
 		return results;
 	}
@@ -115,7 +122,7 @@ export class TaskService {
 
 	/** Cancels a task that has not started (queued, scheduled or waiting to retry); 409 otherwise. */
 	async cancel(id: string): Promise<TaskRow> {
-		return withTransaction(this.deps.pool, async (tx) => {
+		const task = await withTransaction(this.deps.pool, async (tx) => {
 			const current = await taskSql.getTask(tx, id, true);
 			if (!current) throw notFound('Task', id);
 			const cancelled = await taskSql.cancelTask(tx, id);
@@ -127,6 +134,8 @@ export class TaskService {
 			if (cancelled.jobId) await this.deps.dispatch.cancel(tx, cancelled.queue, [cancelled.jobId]);
 			return cancelled;
 		});
+		this.logChanges('task cancelled', [task]);
+		return task;
 	}
 
 	/** Runs a failed or cancelled task again now, with a fresh attempt budget; 409 in any other state. */
@@ -161,8 +170,15 @@ export class TaskService {
 			}
 			return rows;
 		});
+		this.logChanges('task requeued', moved);
 		for (const queue of new Set(moved.map((t) => t.queue))) this.deps.onEnqueued(queue);
 		return moved;
+	}
+
+	private logChanges(message: string, tasks: readonly TaskRow[]): void {
+		const log = this.deps.log;
+		if (!log?.isLevelEnabled('debug')) return;
+		for (const t of tasks) log.debug({ taskId: t.id, queue: t.queue, state: t.state, attempt: t.attemptCount, dueAt: t.dueAt }, message);
 	}
 }
 
