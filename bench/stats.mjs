@@ -1,0 +1,85 @@
+// Small numeric helpers shared by the measurements: percentiles, a seeded random, formatting.
+
+/** Nearest-rank percentile of `values` (0 < p ≤ 100); null for an empty list. */
+export function percentile(values, p) {
+	if (values.length === 0) return null;
+	const sorted = [...values].sort((a, b) => a - b);
+	const rank = Math.ceil((p / 100) * sorted.length);
+	return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** p50/p99/max of a list of milliseconds. */
+export function latencySummary(values) {
+	return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: percentile(values, 100) };
+}
+
+/** mulberry32: a deterministic random in [0, 1), so every run uses the same delay spread. */
+export function seededRandom(seed) {
+	let a = seed >>> 0;
+	return () => {
+		a = (a + 0x6d2b79f5) >>> 0;
+		let t = a;
+		t = Math.imul(t ^ (t >>> 15), t | 1);
+		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+/** Wall clock with sub-millisecond resolution, comparable with database timestamps on the same machine. */
+export function nowMs() {
+	return performance.timeOrigin + performance.now();
+}
+
+export const perSecond = (count, ms) => (ms > 0 ? (count * 1000) / ms : 0);
+
+export function fmtRate(n) {
+	return n === null || n === undefined ? 'n/a' : `${Math.round(n).toLocaleString('en-US')}/s`;
+}
+
+export function fmtMs(n) {
+	if (n === null || n === undefined) return 'n/a';
+	return n >= 100 ? `${Math.round(n)} ms` : `${n.toFixed(1)} ms`;
+}
+
+export function fmtLatency(s) {
+	return `p50 ${fmtMs(s.p50)}, p99 ${fmtMs(s.p99)}, max ${fmtMs(s.max)} (n=${s.n})`;
+}
+
+export function fmtMiB(bytes) {
+	return bytes === null || bytes === undefined ? 'n/a' : `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/** Runs `count` calls of `fn(i)` with at most `inFlight` at once; resolves when all are done. */
+export async function runPool(count, inFlight, fn) {
+	let next = 0;
+	const worker = async () => {
+		while (next < count) {
+			const i = next++;
+			await fn(i);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then returns the last value). */
+export async function waitFor(check, timeoutMs, intervalMs = 20) {
+	const until = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await check();
+		if (value || Date.now() >= until) return value;
+		await sleep(intervalMs);
+	}
+}
+
+/** Sequential `SELECT 1` round trips through `pool`: how busy the database (and machine) is right now. */
+export async function probeRoundTrip(pool, count = 50) {
+	const times = [];
+	for (let i = 0; i < count; i++) {
+		const began = performance.now();
+		await pool.query('SELECT 1');
+		times.push(performance.now() - began);
+	}
+	return latencySummary(times);
+}
