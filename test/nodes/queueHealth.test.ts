@@ -60,7 +60,7 @@ describe('Dead letters', () => {
 
 	it('redrives by task IDs, by the signature of a listed group, and by queue', async () => {
 		const [one] = jsonOf(await run({ resource: 'deadLetter', operation: 'redrive', redriveBy: 'taskIds', taskIds: '={{ $json.ids }}' }, { items: [{ json: { ids: [failedIds[0]] } }] }));
-		expect(one).toEqual({ redriven: 1, taskIds: [failedIds[0]] });
+		expect(one).toEqual({ redriven: 1, taskIds: [failedIds[0]], remaining: 0 });
 
 		// List, then redrive what was listed: the signature comes from the previous item by expression.
 		await eventually(async () => (await engine.api<IDataObject>('GET', `/v1/tasks/${failedIds[0]}`)).body.state === 'failed', 20_000, 'redriven task to fail again');

@@ -32,6 +32,8 @@ export class Dispatcher {
 	private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void>; releasing: boolean }>();
 	private readonly roundRobin = new Map<string, number>();
 	private readonly observers: DeliveryObserver[] = [];
+	/** HTTP exchanges under way; a slot is free again as soon as its exchange is over. */
+	private exchanges = 0;
 	private stopping = false;
 	/** Until `start()`, wake-ups are ignored: an engine without background work must not deliver (it has no heartbeat). */
 	private started = false;
@@ -65,12 +67,23 @@ export class Dispatcher {
 		for (const loop of this.loops.values()) loop.wake();
 	}
 
+	/** Deliveries claimed by this engine and not yet written back. */
 	get inFlightCount(): number {
 		return this.inFlight.size;
 	}
 
+	/**
+	 * Slots for new deliveries. A slot frees when its HTTP exchange ends, not when its result is
+	 * written: results are written in groups, and waiting for the group would idle the slot for
+	 * tens of milliseconds. The queue's own concurrency limit still counts a task until its result
+	 * is written (the database is what all engines see), and a backlog of unwritten results larger
+	 * than the slots stops claiming.
+	 */
 	freeSlots(): number {
-		return this.stopping ? 0 : Math.max(0, this.options.deliveryConcurrency - this.inFlight.size);
+		if (this.stopping) return 0;
+		const writing = this.inFlight.size - this.exchanges;
+		if (writing > this.options.deliveryConcurrency) return 0;
+		return Math.max(0, this.options.deliveryConcurrency - this.exchanges);
 	}
 
 	private ensureLoop(name: string): QueueLoop | undefined {
@@ -126,9 +139,17 @@ export class Dispatcher {
 			.finally(() => {
 				this.inFlight.delete(task.id);
 				this.wake(task.queue);
-				if (this.inFlight.size === this.options.deliveryConcurrency - 1) this.wakeAll();
 			});
 		this.inFlight.set(task.id, record);
+	}
+
+	private exchangeStarted(): void {
+		this.exchanges += 1;
+	}
+
+	private exchangeEnded(): void {
+		this.exchanges -= 1;
+		if (this.exchanges === this.options.deliveryConcurrency - 1) this.wakeAll();
 	}
 
 	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean): Promise<void> {
@@ -137,7 +158,12 @@ export class Dispatcher {
 		const target = targetFor(task, entry.queue, handler, now);
 		let outcome: DeliveryOutcome;
 		if (target) {
-			outcome = await this.client.send(taskDeliveryRequest(task, target, now), signal);
+			this.exchangeStarted();
+			try {
+				outcome = await this.client.send(taskDeliveryRequest(task, target, now), signal);
+			} finally {
+				this.exchangeEnded();
+			}
 		} else {
 			// The last handler went away between claim and delivery: give the attempt back.
 			outcome = { kind: 'retry', errorClass: 'aborted', error: 'no handler registered for the queue', durationMs: 0, responseSnippet: null };

@@ -25,7 +25,21 @@ export function generateSecret(): string {
 // strictly: a secret Node would decode leniently could yield signatures nobody else can check.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+// Decoded keys by secret: an engine signs thousands of deliveries a second with a handful of
+// secrets, and checking and decoding each one every time showed up in profiles. Bounded, since
+// secrets rotate.
+const keyCache = new Map<string, Buffer>();
+
 function secretKey(secret: string): Buffer {
+	const cached = keyCache.get(secret);
+	if (cached) return cached;
+	const key = decodeSecret(secret);
+	if (keyCache.size >= 1000) keyCache.clear();
+	keyCache.set(secret, key);
+	return key;
+}
+
+function decodeSecret(secret: string): Buffer {
 	if (!secret.startsWith(SECRET_PREFIX)) {
 		throw new Error(`webhook secret must start with "${SECRET_PREFIX}"`);
 	}
