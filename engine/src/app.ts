@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { createPool, type Pool } from './db/pool.js';
+import { createPool, trackBackends, type Pool } from './db/pool.js';
 import { isMigrated, migrate } from './db/migrate.js';
 import { Notifications } from './db/notifications.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.js';
@@ -86,6 +86,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 
 	try {
 		const pool = createPool(databaseUrl, schema);
+		const isOwnBackend = trackBackends(pool);
 		closers.push(() => pool.end());
 		await pool.query('SELECT 1');
 		const applied = await migrate(pool, schema);
@@ -98,7 +99,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		const verifier = new ApiKeyVerifier(pool);
 		await verifier.reload();
 
-		const notifications = new Notifications(databaseUrl, schema, log.child({ component: 'notifications' }));
+		const notifications = new Notifications(databaseUrl, schema, log.child({ component: 'notifications' }), isOwnBackend);
 		await notifications.start();
 		closers.push(() => notifications.stop());
 
@@ -151,7 +152,10 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		const scheduleEnqueuer = new ScheduleEnqueuer(pool, dispatch, schema, config, log.child({ component: 'schedules' }), (queue) => dispatcher.wake(queue));
 		const schedules = new ScheduleService({ pool, dispatch, schema, limits: config, onEnqueued: (queue) => dispatcher.wake(queue), onChanged: options.background === false ? undefined : () => scheduleEnqueuer.nudge() });
 
-		notifications.on('tasks', (queue) => dispatcher.wake(queue));
+		// This engine already woke its dispatcher for its own writes; only other engines' news counts.
+		notifications.on('tasks', (queue, own) => {
+			if (!own) dispatcher.wake(queue);
+		});
 		notifications.on('queues', (queue) => void catalog.reload(queue).catch((error: unknown) => log.warn({ err: error, queue }, 'queue reload failed')));
 		notifications.onReconnect(() => void catalog.loadAll().then(() => dispatcher.wakeAll(), () => undefined));
 
@@ -166,7 +170,19 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		if (options.background !== false) {
 			await heartbeat.register();
 			closers.push(() => heartbeat.unregister());
-			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(rescuer, 5000, log));
+			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(
+					{
+						name: rescuer.name,
+						// Rescued tasks are due again: wake the dispatcher rather than wait for its safety poll.
+						runOnce: async () => {
+							const counts = await rescuer.runOnce();
+							if (counts.rescued > 0) dispatcher.wakeAll();
+							return counts;
+						},
+					},
+					5000,
+					log,
+				));
 			loops.push(new ServiceLoop(retention, config.retentionIntervalSeconds * 1000, log));
 			loops.push(new ServiceLoop({ name: 'catalogRefresh', runOnce: async () => (await catalog.loadAll(), {}) }, 30_000, log));
 			// Fires are logged at debug by the enqueuer itself, not as an info line per tick.

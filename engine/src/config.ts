@@ -84,7 +84,7 @@ export const SETTINGS: readonly Setting[] = [
 	{ name: 'IDEMPOTENCY_WINDOW_SECONDS', help: 'how long an idempotency key is remembered', default: '86400' },
 	{ name: 'AUTO_CREATE_QUEUES', help: 'create unknown queues on first enqueue (true|false)', default: 'false' },
 	{ name: 'URL_HOST_ALLOW_LIST', help: 'comma-separated hosts allowed in handler/task URLs; empty = any' },
-	{ name: 'DELIVERY_CONCURRENCY', help: 'deliveries in flight per engine process', default: '256' },
+	{ name: 'DELIVERY_CONCURRENCY', help: 'deliveries in flight per engine process', default: '512' },
 	{ name: 'POLL_INTERVAL_MS', help: 'safety-net poll interval', default: '2000' },
 	{ name: 'LEASE_GRACE_SECONDS', help: 'grace after a timeout before a delivery counts as lost', default: '30' },
 	{ name: 'ENGINE_DEAD_AFTER_SECONDS', help: 'heartbeat age after which an engine counts as dead', default: '30' },

@@ -14,7 +14,8 @@ export async function notify(db: Queryable, schema: string, topic: Topic, payloa
 	await db.query('SELECT pg_notify($1, $2)', [channelName(schema, topic), payload]);
 }
 
-type Listener = (payload: string) => void;
+/** A topic's listener; `own` is true when one of this engine's own connections sent it. */
+type Listener = (payload: string, own: boolean) => void;
 
 /**
  * One dedicated connection listening for the engine's topics. Notifications only make pickup fast:
@@ -32,6 +33,8 @@ export class Notifications {
 		private readonly connectionString: string,
 		private readonly schema: string,
 		private readonly log: Logger,
+		/** Whether a backend process id is one of this engine's own pool connections. */
+		private readonly isOwnBackend: (pid: number) => boolean = () => false,
 	) {}
 
 	on(topic: Topic, listener: Listener): () => void {
@@ -55,7 +58,8 @@ export class Notifications {
 		client.on('end', () => this.reconnect(client));
 		client.on('notification', (message) => {
 			const topic = message.channel.slice(this.schema.length + 1) as Topic;
-			for (const listener of this.listeners.get(topic) ?? []) listener(message.payload ?? '');
+			const own = this.isOwnBackend(message.processId);
+			for (const listener of this.listeners.get(topic) ?? []) listener(message.payload ?? '', own);
 		});
 		await client.connect();
 		for (const topic of ['tasks', 'queues'] as const) {

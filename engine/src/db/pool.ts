@@ -26,6 +26,29 @@ export function createPool(connectionString: string, schema: string, max = 20): 
 	return pool;
 }
 
+/**
+ * Keeps the backend process ids of a pool's connections, so a notification can be recognised as
+ * this engine's own (PostgreSQL stamps each with the sender's process id).
+ */
+export function trackBackends(pool: Pool): (pid: number) => boolean {
+	const pids = new Set<number>();
+	const idOf = (client: unknown) => (client as { processID?: number | null }).processID;
+	pool.on('connect', (client) => {
+		// processID is known once the connection is up, which 'connect' may precede by a tick.
+		const add = () => {
+			const pid = idOf(client);
+			if (typeof pid === 'number') pids.add(pid);
+		};
+		add();
+		setImmediate(add);
+	});
+	pool.on('remove', (client) => {
+		const pid = idOf(client);
+		if (typeof pid === 'number') pids.delete(pid);
+	});
+	return (pid) => pids.has(pid);
+}
+
 /** Deadlock and serialization failures: the transaction did nothing and may simply run again. */
 const RETRYABLE = new Set(['40P01', '40001']);
 
