@@ -63,14 +63,14 @@ describe('retention', () => {
 	});
 
 	it('keeps everything that is not old enough', async () => {
-		expect(await te.engine.retention.runOnce()).toEqual({ completed: 0, cancelled: 0, failed: 0 });
-		expect(await te.engine.retention.runOnce(daysOn(6.9))).toEqual({ completed: 0, cancelled: 0, failed: 0 });
+		expect(await te.engine.retention.runOnce()).toEqual({ completed: 0, cancelled: 0, failed: 0, batches: 0 });
+		expect(await te.engine.retention.runOnce(daysOn(6.9))).toEqual({ completed: 0, cancelled: 0, failed: 0, batches: 0 });
 	});
 
 	it('purges completed and cancelled tasks after 7 days, with their attempts, and nothing else', async () => {
 		const completed = [...ids.ok];
 		expect(await attemptsOf(completed)).toBe(5);
-		expect(await te.engine.retention.runOnce(daysOn(8))).toEqual({ completed: 5, cancelled: 1, failed: 0 });
+		expect(await te.engine.retention.runOnce(daysOn(8))).toEqual({ completed: 5, cancelled: 1, failed: 0, batches: 0 });
 		for (const id of [...completed, ...ids.cancelled]) expect(await stateOf(id)).toBe('gone');
 		expect(await attemptsOf(completed)).toBe(0);
 		// Dead letters, unfinished tasks and the task whose idempotency key is still remembered stay.
@@ -85,18 +85,18 @@ describe('retention', () => {
 
 	it('purges the kept task once its key expired, and dead letters after 30 days', async () => {
 		// The key is remembered for 20 days: the task it points to stays that long.
-		expect(await te.engine.retention.runOnce(daysOn(19.9))).toEqual({ completed: 0, cancelled: 0, failed: 0 });
-		expect(await te.engine.retention.runOnce(daysOn(20.1))).toEqual({ completed: 1, cancelled: 0, failed: 0 });
+		expect(await te.engine.retention.runOnce(daysOn(19.9))).toEqual({ completed: 0, cancelled: 0, failed: 0, batches: 0 });
+		expect(await te.engine.retention.runOnce(daysOn(20.1))).toEqual({ completed: 1, cancelled: 0, failed: 0, batches: 0 });
 		expect(await stateOf(ids.keyed[0])).toBe('gone');
-		expect(await te.engine.retention.runOnce(daysOn(29.9))).toEqual({ completed: 0, cancelled: 0, failed: 0 });
-		expect(await te.engine.retention.runOnce(daysOn(30.1))).toEqual({ completed: 0, cancelled: 0, failed: 2 });
+		expect(await te.engine.retention.runOnce(daysOn(29.9))).toEqual({ completed: 0, cancelled: 0, failed: 0, batches: 0 });
+		expect(await te.engine.retention.runOnce(daysOn(30.1))).toEqual({ completed: 0, cancelled: 0, failed: 2, batches: 0 });
 		for (const id of ids.fail) expect(await stateOf(id)).toBe('gone');
 		expect(await attemptsOf([...ids.fail, ...ids.keyed])).toBe(0);
 		const health = (await te.api('GET', '/v1/queues/r/health')).body;
 		expect(health.deadLetters).toBe(0);
 		expect(health.counts).toMatchObject({ scheduled: 1, retrying: 1, completed: 0, failed: 0, cancelled: 0 });
 		// Even a thousand years on, unfinished tasks are never purged.
-		expect(await te.engine.retention.runOnce(daysOn(365_000))).toEqual({ completed: 0, cancelled: 0, failed: 0 });
+		expect(await te.engine.retention.runOnce(daysOn(365_000))).toEqual({ completed: 0, cancelled: 0, failed: 0, batches: 0 });
 		expect(await stateOf(ids.later[0])).toBe('scheduled');
 	});
 
@@ -114,5 +114,24 @@ describe('retention', () => {
 			['retention purged old tasks', 'completed', 2, 7, { r2: 2 }],
 			['retention purged old tasks', 'completed', 1, 7, { r2: 1 }],
 		]);
+	});
+
+	it('purges finished batches with their chunks: completed after 7 days, with failures after 30', async () => {
+		const ok = await te.api('POST', '/v1/batches', { queue: 'r2', name: 'kept', items: [1, 2, 3], chunkSize: 2 });
+		const bad = await te.api('POST', '/v1/batches', { queue: 'r', name: 'fails', items: [{ k: 1 }], chunkSize: 1, payload: { kind: 'fail' } });
+		expect([ok.status, bad.status]).toEqual([202, 202]);
+		await eventually(async () => {
+			const states = await Promise.all([ok.body.id, bad.body.id].map(async (id) => (await te.api('GET', `/v1/batches/${id}`)).body.state));
+			return states[0] === 'completed' && states[1] === 'failed';
+		}, 20_000, 'batches finished');
+		const chunks = async (id: string) => (await te.engine.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM batch_chunks WHERE batch_id = $1', [id])).rows[0].n;
+		expect(await chunks(ok.body.id)).toBe(2);
+		expect((await te.engine.retention.runOnce(daysOn(6.9))).batches).toBe(0);
+		expect((await te.engine.retention.runOnce(daysOn(8))).batches).toBe(1);
+		expect((await te.api('GET', `/v1/batches/${ok.body.id}`)).status).toBe(404);
+		expect(await chunks(ok.body.id)).toBe(0);
+		expect((await te.api('GET', `/v1/batches/${bad.body.id}`)).status).toBe(200);
+		expect((await te.engine.retention.runOnce(daysOn(31))).batches).toBe(1);
+		expect((await te.api('GET', `/v1/batches/${bad.body.id}`)).status).toBe(404);
 	});
 });

@@ -43,7 +43,7 @@ export class RetentionCleaner implements MaintenanceService {
 	}
 
 	/** `now` defaults to the database clock; tests pass a later instant instead of waiting days. */
-	async runOnce(now?: Date): Promise<Record<FinalState, number>> {
+	async runOnce(now?: Date): Promise<Record<FinalState | 'batches', number>> {
 		const days: Record<FinalState, number> = { completed: this.policy.completedDays, cancelled: this.policy.completedDays, failed: this.policy.failedDays };
 		const counts: Record<FinalState, number> = { completed: 0, cancelled: 0, failed: 0 };
 		for (const state of ['completed', 'cancelled', 'failed'] as const) {
@@ -57,8 +57,32 @@ export class RetentionCleaner implements MaintenanceService {
 				if (purged < this.batchSize) break;
 			}
 		}
-		return counts;
+		const batches = await purgeFinishedBatches(this.db, { completedDays: this.policy.completedDays, failedDays: this.policy.failedDays, now: now ?? null, limit: this.batchSize });
+		if (batches > 0) this.log.info({ batches }, 'retention purged old batches');
+		return { ...counts, batches };
 	}
+}
+
+/**
+ * Deletes finished batches (their chunks cascade) once they are as old as the tasks they made: a
+ * fully completed or cancelled batch after the completed-task retention, one with failed chunks
+ * after the dead-letter retention, so `retry-failed` works as long as its dead letters exist.
+ */
+export async function purgeFinishedBatches(
+	db: Queryable,
+	o: { completedDays: number; failedDays: number; now: Date | null; limit: number },
+): Promise<number> {
+	const { rowCount } = await db.query(
+		`DELETE FROM batches WHERE id IN (
+		   SELECT id FROM batches
+		   WHERE finished_at < COALESCE($1::timestamptz, now())
+		     - make_interval(days => CASE WHEN state IN ('completed', 'cancelled') THEN $2::int ELSE $3::int END)
+		   ORDER BY finished_at LIMIT $4
+		   FOR UPDATE SKIP LOCKED
+		 )`,
+		[o.now?.toISOString() ?? null, o.completedDays, o.failedDays, o.limit],
+	);
+	return rowCount ?? 0;
 }
 
 /** Deletes up to `limit` tasks in `state` that finished more than `olderThanDays` before `now`; counts per queue. */
