@@ -107,6 +107,9 @@ describe('schedules API', () => {
 		const changed = await te.api('PUT', '/v1/schedules/by-name/Daily%20report', { ...body, taskName: 'send-report' });
 		expect(changed.status).toBe(200);
 		expect(changed.body).toMatchObject({ id: first.body.id, taskName: 'send-report' });
+		const byName = await te.api('GET', '/v1/schedules/by-name/Daily%20report');
+		expect(byName.body).toEqual(changed.body);
+		expect((await te.api('GET', '/v1/schedules/by-name/nothing-called-this')).status).toBe(404);
 
 		const noQueue = await te.api('PUT', '/v1/schedules/by-name/fresh', { cron: yearly });
 		expect(noQueue.status).toBe(400);

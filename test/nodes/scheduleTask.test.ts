@@ -136,8 +136,8 @@ describe.skipIf(!engine.has('/v1/schedules'))('Schedule Task', () => {
 		expect(badZone.error!.message).toBe('Time Zone "Mars/Olympus" is not a known IANA time zone');
 
 		const unknown = await run({ operation: 'get', schedule: byName('never-created') });
-		expect(unknown.error?.name).toBe('NodeOperationError');
-		expect(unknown.error!.message).toBe('No schedule is named "never-created"');
+		expect(unknown.error?.name).toBe('NodeApiError');
+		expect(unknown.error!.message).toContain('Schedule "never-created" does not exist');
 	});
 
 	it('continues on fail with an error item for the failing item only', async () => {

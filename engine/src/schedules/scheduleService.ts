@@ -58,6 +58,12 @@ export class ScheduleService {
 		return row;
 	}
 
+	async getByName(name: string): Promise<ScheduleRow> {
+		const row = await sql.getScheduleByName(this.deps.pool, name);
+		if (!row) throw notFound('Schedule', name);
+		return row;
+	}
+
 	async list(filter: { queue?: string; after: string | null; limit: number }): Promise<{ items: ScheduleRow[]; next: string | null }> {
 		const rows = await sql.listSchedules(this.deps.pool, { ...filter, limit: filter.limit + 1 });
 		const items = rows.slice(0, filter.limit);

@@ -116,6 +116,12 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			async (request) => presentSchedule(await schedules.update(request.params.id, request.body)),
 		);
 
+		app.get<{ Params: Static<typeof NameParams> }>(
+			'/v1/schedules/by-name/:name',
+			{ schema: { tags, summary: 'Get a schedule by its name', params: NameParams, response: { 200: Schedule, ...errorResponses } } },
+			async (request) => presentSchedule(await schedules.getByName(request.params.name)),
+		);
+
 		app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof UpsertBody> }>(
 			'/v1/schedules/by-name/:name',
 			{

@@ -44,32 +44,18 @@ interface ScheduleList {
 	nextCursor: string | null;
 }
 
-/** The engine's largest page. */
-const PAGE_SIZE = 500;
-
-/**
- * The ID of the schedule chosen in the `schedule` parameter. A name is looked up in the engine's
- * list (the API addresses schedules by ID; only the upsert takes a name).
- */
+/** The ID of the schedule chosen in the `schedule` parameter; a name is looked up in the engine. */
 export async function scheduleIdParameter(this: IExecuteFunctions, itemIndex: number): Promise<string> {
 	const locator = this.getNodeParameter('schedule', itemIndex) as IDataObject;
 	const value = String(locator.value ?? '').trim();
 	if (value === '') throw new NodeOperationError(this.getNode(), 'Schedule is required', { itemIndex });
 	if (locator.mode !== 'name') return value;
-
-	let cursor: string | undefined;
-	do {
-		const page = await engineRequest<ScheduleList>(this, {
-			method: 'GET',
-			path: '/v1/schedules',
-			qs: { limit: PAGE_SIZE, cursor },
-			itemIndex,
-		});
-		const match = page.items.find((schedule) => schedule.name === value);
-		if (match !== undefined) return match.id;
-		cursor = page.nextCursor ?? undefined;
-	} while (cursor !== undefined);
-	throw new NodeOperationError(this.getNode(), `No schedule is named "${value}"`, { itemIndex });
+	const schedule = await engineRequest<{ id: string }>(this, {
+		method: 'GET',
+		path: `/v1/schedules/by-name/${encodeURIComponent(value)}`,
+		itemIndex,
+	});
+	return schedule.id;
 }
 
 /** `listSearch` method behind the "From List" mode. */
