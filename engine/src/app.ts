@@ -129,7 +129,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 				if (config.autoCreateQueues) return queues.ensure(name);
 				throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
 			},
-			onEnqueued: (queue) => dispatcher.wake(queue),
+			onEnqueued: (queue, handlerOnly) => dispatcher.wakeForNewTasks(queue, handlerOnly ?? false),
 			events,
 			log: log.child({ component: 'tasks' }),
 		});

@@ -63,6 +63,16 @@ export class Dispatcher {
 		this.ensureLoop(queue)?.wake();
 	}
 
+	/**
+	 * New tasks were written to `queue`. Tasks bound for handlers cannot move while the queue has
+	 * none (they wait as `queued`), so a claim round would only cost a transaction: skip it.
+	 */
+	wakeForNewTasks(queue: string, handlerOnly: boolean): void {
+		const entry = this.catalog.get(queue);
+		if (handlerOnly && entry && handlersFor(entry, 'task').length === 0) return;
+		this.wake(queue);
+	}
+
 	wakeAll(): void {
 		for (const loop of this.loops.values()) loop.wake();
 	}

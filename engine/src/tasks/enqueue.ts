@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
-import { notify } from '../db/notifications.js';
+import { channelName } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { conflict, DomainError, invalidField, type FieldProblem } from '../errors.js';
 import { checkTargetUrl } from '../delivery/targetUrl.js';
@@ -94,7 +94,7 @@ export async function writeTasks(
 	idempotencyWindowSeconds: number,
 	fieldOf: (index: number) => string,
 ): Promise<EnqueueResult[]> {
-	const inserted = await insertTasks(db, tasks, idempotencyWindowSeconds);
+	const inserted = await insertTasks(db, tasks, idempotencyWindowSeconds, channelName(schema, 'tasks'));
 	const byId = new Map(inserted.map((t) => [t.id, t]));
 	const skipped = tasks.filter((t) => !byId.has(t.id));
 	const holders = await findByIdempotencyKeys(
@@ -122,7 +122,6 @@ export async function writeTasks(
 				handlerEvent: t.url === null ? t.event : null,
 			})),
 		);
-		await notify(db, schema, 'tasks', queue);
 	}
 
 	return tasks.map((t, index) => {

@@ -21,8 +21,11 @@ export interface TaskServiceDeps {
 	limits: EnqueueLimits;
 	/** The queue of a task: from the catalog, created on first use when configured so, else 404. */
 	resolveQueue: (name: string, field: string) => Promise<QueueRow>;
-	/** Called after tasks of a queue were written, to wake this engine's dispatcher at once. */
-	onEnqueued: (queue: string) => void;
+	/**
+	 * Called after tasks of a queue were written, to wake this engine's dispatcher at once.
+	 * `handlerOnly`: every task written goes to the queue's handlers (none has its own URL).
+	 */
+	onEnqueued: (queue: string, handlerOnly?: boolean) => void;
 	events: TaskEvents;
 	/** Debug lines for the state changes made here (enqueue, cancel, retry, redrive). */
 	log?: Logger;
@@ -82,7 +85,7 @@ export class TaskService {
 		if ('conflict' in result) throw conflictError(result.conflict);
 		if (result.created) {
 			this.logChanges('task enqueued', [result.task]);
-			this.deps.onEnqueued(input.queue);
+			this.deps.onEnqueued(input.queue, result.task.url === null);
 		}
 		return result;
 	}

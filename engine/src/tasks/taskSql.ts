@@ -78,7 +78,13 @@ export interface NewTask {
  * skipped, not an error: the caller looks the holder up and decides between "the same task" and a
  * conflict. Keys past their window are released first so they can be used again.
  */
-export async function insertTasks(db: Queryable, tasks: readonly NewTask[], idempotencyWindowSeconds: number): Promise<TaskRow[]> {
+export async function insertTasks(
+	db: Queryable,
+	tasks: readonly NewTask[],
+	idempotencyWindowSeconds: number,
+	/** When given, each queue that got tasks is announced on this channel (delivered at commit). */
+	notifyChannel: string | null = null,
+): Promise<TaskRow[]> {
 	const keyed = tasks.filter((t) => t.idempotencyKey !== null);
 	if (keyed.length > 0) {
 		await db.query(
@@ -103,9 +109,12 @@ export async function insertTasks(db: Queryable, tasks: readonly NewTask[], idem
 		   FROM input ORDER BY ord
 		   ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		   RETURNING *
+		 ), announced AS (
+		   -- In the same statement, to spare the enqueue a round trip.
+		   SELECT pg_notify($3, queue) FROM (SELECT DISTINCT queue FROM inserted) q WHERE $3::text IS NOT NULL
 		 )
-		 SELECT ${TASK_COLUMNS} FROM inserted t`,
-		[JSON.stringify(tasks.map((t, ord) => ({ ...t, ord }))), idempotencyWindowSeconds],
+		 SELECT ${TASK_COLUMNS} FROM inserted t WHERE (SELECT count(*) FROM announced) >= 0`,
+		[JSON.stringify(tasks.map((t, ord) => ({ ...t, ord }))), idempotencyWindowSeconds, notifyChannel],
 	);
 	return rows;
 }
