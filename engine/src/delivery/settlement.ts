@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
-import { notify } from '../db/notifications.js';
+import { channelName } from '../db/notifications.js';
 import type { DispatchJob, DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
 import type { TaskEvents } from '../tasks/taskEvents.js';
 import { insertAttempts, type NewAttempt } from '../tasks/attemptSql.js';
@@ -109,7 +109,8 @@ export async function settleAttempts(
 		};
 	});
 	const { rows: updated } = await db.query<{ id: string; queue: string; state: string; dueAt: Date; priority: number; timeoutSeconds: number; jobId: string; url: string | null; event: HandlerEvent; batchId: string | null }>(
-		`UPDATE tasks t SET state = x.state,
+		`WITH updated AS (
+		 UPDATE tasks t SET state = x.state,
 		   result = CASE WHEN x.state = 'completed' THEN x.result ELSE t.result END,
 		   due_at = CASE WHEN x.state = 'retrying' THEN now() + make_interval(secs => x."delaySeconds") ELSE t.due_at END,
 		   finished_at = CASE WHEN x.state = 'retrying' THEN NULL ELSE now() END,
@@ -121,8 +122,13 @@ export async function settleAttempts(
 		   "budgetBase" int, "jobId" uuid, "lastError" text, "lastStatusCode" int, "lastErrorClass" text)
 		 WHERE t.id = x.id AND t.state = 'active' AND t.attempt_count = x.attempt
 		 RETURNING t.id, t.queue, t.state, t.due_at AS "dueAt", t.priority, t.timeout_seconds AS "timeoutSeconds", t.job_id AS "jobId", t.url,
-		   t.event, t.batch_id AS "batchId"`,
-		[JSON.stringify(rows)],
+		   t.event, t.batch_id AS "batchId"
+		 ), announced AS (
+		   -- A freed slot may let another engine claim: tell the queues' dispatchers, in this statement.
+		   SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM updated) q
+		 )
+		 SELECT * FROM updated WHERE (SELECT count(*) FROM announced) >= 0`,
+		[JSON.stringify(rows), channelName(schema, 'tasks')],
 	);
 	const settled = new Set(updated.map((u) => u.id));
 	counts.stale = results.length - settled.size;
@@ -151,7 +157,6 @@ export async function settleAttempts(
 	for (const [queue, ids] of oldJobs) await dispatch.complete(db, queue, ids);
 	for (const [queue, jobs] of newJobs) await dispatch.insert(db, queue, jobs);
 	await events?.finishedIn(db, updated.filter((u) => u.state !== 'retrying'));
-	for (const queue of new Set(updated.map((u) => u.queue))) await notify(db, schema, 'tasks', queue);
 	return counts;
 }
 
