@@ -174,11 +174,12 @@ describe('/metrics', () => {
 	it('counts retention purges', async () => {
 		const eightDaysOn = new Date(Date.now() + 8 * 86400_000);
 		const purged = await te.engine.retention.runOnce(eightDaysOn);
-		expect(purged).toEqual({ completed: 3, cancelled: 0, failed: 0 });
+		expect(purged).toEqual({ completed: 3, cancelled: 0, failed: 0, batches: 0 });
 		const s = await scrape();
 		expect(total(s, 'task_engine_retention_purged_total', { state: 'completed' })).toBe(3);
 		expect(total(s, 'task_engine_retention_purged_total', { state: 'failed' })).toBe(0);
 	});
+
 	it('counts schedule fires, batch chunks and finished batches as they happen', async () => {
 		const receiver = await startReceiver(() => ({}));
 		try {
