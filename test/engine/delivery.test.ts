@@ -222,6 +222,16 @@ describe('delivery: signing, outcomes, retries, dead letters', () => {
 		expect(editor.requests).toHaveLength(1);
 	});
 
+	it('refuses to cancel a task while it is being delivered', async () => {
+		const { name, receiver } = await queueWithHandler(() => ({ delayMs: 1500 }));
+		const t = await enqueue({ queue: name, name: 'busy' });
+		await eventually(() => receiver.requests.length === 1, 5000, 'delivery started');
+		const refused = await te.api('POST', `/v1/tasks/${t.id}/cancel`);
+		expect(refused.status).toBe(409);
+		expect(refused.body.error).toMatchObject({ code: 'task_not_cancellable', details: [{ field: 'id' }] });
+		expect((await finalTask(t.id)).state).toBe('completed');
+	});
+
 	it('spreads deliveries over several handlers', async () => {
 		const a = await startReceiver(() => ({}));
 		const b = await startReceiver(() => ({}));
