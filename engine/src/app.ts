@@ -118,17 +118,21 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			leaseGraceSeconds: config.leaseGraceSeconds,
 		});
 
+		/** The queue a request names, from the catalog (reloaded on a miss); 404 naming `field` when there is none. */
+		const existingQueue = async (name: string, field: string) => {
+			const entry = catalog.get(name) ?? (await catalog.reload(name));
+			if (entry) return entry.queue;
+			throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
+		};
+
 		const tasks = new TaskService({
 			pool,
 			dispatch,
 			schema,
 			limits: config,
-			resolveQueue: async (name, field) => {
-				const entry = catalog.get(name) ?? (await catalog.reload(name));
-				if (entry) return entry.queue;
-				if (config.autoCreateQueues) return queues.ensure(name);
-				throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
-			},
+			// Only a task creates its queue on first use (AUTO_CREATE_QUEUES); batches and schedules are set up on purpose.
+			resolveQueue: async (name, field) =>
+				config.autoCreateQueues && !catalog.get(name) ? queues.ensure(name) : existingQueue(name, field),
 			onEnqueued: (queue, handlerOnly) => dispatcher.wakeForNewTasks(queue, handlerOnly ?? false),
 			events,
 			log: log.child({ component: 'tasks' }),
@@ -141,11 +145,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			schema,
 			limits: config,
 			events,
-			resolveQueue: async (name, field) => {
-				const entry = catalog.get(name) ?? (await catalog.reload(name));
-				if (entry) return entry.queue;
-				throw new DomainError(404, 'queue_not_found', `Queue "${name}" does not exist`, [{ field, message: `${field} "${name}" does not exist` }]);
-			},
+			resolveQueue: existingQueue,
 			onEnqueued: (queue) => dispatcher.wake(queue),
 		});
 
@@ -170,19 +170,16 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		if (options.background !== false) {
 			await heartbeat.register();
 			closers.push(() => heartbeat.unregister());
-			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(
-					{
-						name: rescuer.name,
-						// Rescued tasks are due again: wake the dispatcher rather than wait for its safety poll.
-						runOnce: async () => {
-							const counts = await rescuer.runOnce();
-							if (counts.rescued > 0) dispatcher.wakeAll();
-							return counts;
-						},
-					},
-					5000,
-					log,
-				));
+			// Rescued tasks are due again: wake the dispatcher rather than wait for its safety poll.
+			const rescueAndWake = {
+				name: rescuer.name,
+				runOnce: async () => {
+					const counts = await rescuer.runOnce();
+					if (counts.rescued > 0) dispatcher.wakeAll();
+					return counts;
+				},
+			};
+			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(rescueAndWake, 5000, log));
 			loops.push(new ServiceLoop(retention, config.retentionIntervalSeconds * 1000, log));
 			loops.push(new ServiceLoop({ name: 'catalogRefresh', runOnce: async () => (await catalog.loadAll(), {}) }, 30_000, log));
 			// Fires are logged at debug by the enqueuer itself, not as an info line per tick.
