@@ -6,7 +6,8 @@ import { DomainError } from '../errors.js';
 import { listHandlers } from '../queues/handlerSql.js';
 import { getQueue } from '../queues/queueSql.js';
 import { prepareTask, writeTasks, type EnqueueLimits } from '../tasks/enqueue.js';
-import { requeueTasks, type NewTask, type TaskRow } from '../tasks/taskSql.js';
+import { insertDispatchJobs, type Dispatchable } from '../tasks/dispatchJobs.js';
+import { requeueTasks, type NewTask } from '../tasks/taskSql.js';
 import { finishBatch, type BatchRow } from './batchSql.js';
 import { presentBatch } from './batchView.js';
 import { releaseChunks, replaceChunkTask, type ReleasedChunk } from './chunkSql.js';
@@ -80,7 +81,7 @@ export class BatchProgress {
 
 	/** Same task ids, fresh attempt budgets, due when the batch's spacing says. Returns the ids moved. */
 	private async requeueChunkTasks(db: Queryable, batch: BatchRow, reruns: ReleasedChunk[]): Promise<Set<string>> {
-		let moved: Pick<TaskRow, 'id' | 'jobId' | 'priority' | 'dueAt' | 'timeoutSeconds' | 'url' | 'event'>[] = await requeueTasks(
+		let moved: Dispatchable[] = await requeueTasks(
 			db,
 			reruns.map((c) => c.taskId),
 			reruns.map(() => randomUUID()),
@@ -97,18 +98,7 @@ export class BatchProgress {
 			const due = new Map(rows.map((r) => [r.id, r.dueAt]));
 			moved = moved.map((t) => ({ ...t, dueAt: due.get(t.id) ?? t.dueAt }));
 		}
-		await this.dispatch.insert(
-			db,
-			batch.queue,
-			moved.map((t) => ({
-				id: t.jobId as string,
-				taskId: t.id,
-				priority: t.priority,
-				dueAt: t.dueAt,
-				expireInSeconds: t.timeoutSeconds + 120,
-				handlerEvent: t.url === null ? t.event : null,
-			})),
-		);
+		await insertDispatchJobs(db, this.dispatch, moved);
 		if (moved.length > 0) await notify(db, this.schema, 'tasks', batch.queue);
 		return new Set(moved.map((t) => t.id));
 	}

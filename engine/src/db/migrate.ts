@@ -52,12 +52,12 @@ export async function migrate(pool: Pool, schema: string): Promise<number[]> {
 	});
 }
 
-/** True when every migration this build knows has been applied (readiness). */
+let knownVersions: Promise<number[]> | undefined;
+
+/** True when every migration this build knows has been applied (readiness; the files are read once). */
 export async function isMigrated(pool: Pool): Promise<boolean> {
-	const migrations = await loadMigrations();
-	const { rows } = await pool.query<{ n: number }>(
-		'SELECT count(*)::int AS n FROM migrations WHERE version = ANY($1::int[])',
-		[migrations.map((m) => m.version)],
-	);
-	return rows[0].n === migrations.length;
+	knownVersions ??= loadMigrations().then((migrations) => migrations.map((m) => m.version));
+	const versions = await knownVersions;
+	const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM migrations WHERE version = ANY($1::int[])', [versions]);
+	return rows[0].n === versions.length;
 }

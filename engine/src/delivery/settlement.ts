@@ -3,8 +3,9 @@ import type { Logger } from '../log.js';
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { channelName } from '../db/notifications.js';
-import type { DispatchJob, DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
+import type { DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
 import type { TaskEvents } from '../tasks/taskEvents.js';
+import { insertDispatchJobs } from '../tasks/dispatchJobs.js';
 import { insertAttempts, type NewAttempt } from '../tasks/attemptSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import { recordHandlerResults } from '../queues/handlerSql.js';
@@ -141,21 +142,9 @@ export async function settleAttempts(
 
 	const oldJobs = new Map<string, string[]>();
 	for (const a of live) if (a.task.jobId) push(oldJobs, a.task.queue, a.task.jobId);
-	const newJobs = new Map<string, DispatchJob[]>();
-	for (const u of updated) {
-		counts[u.state as keyof SettleCounts] += 1;
-		if (u.state !== 'retrying') continue;
-		push(newJobs, u.queue, {
-			id: u.jobId,
-			taskId: u.id,
-			priority: u.priority,
-			dueAt: u.dueAt,
-			expireInSeconds: u.timeoutSeconds + 120,
-			handlerEvent: u.url === null ? u.event : null,
-		});
-	}
+	for (const u of updated) counts[u.state as keyof SettleCounts] += 1;
 	for (const [queue, ids] of oldJobs) await dispatch.complete(db, queue, ids);
-	for (const [queue, jobs] of newJobs) await dispatch.insert(db, queue, jobs);
+	await insertDispatchJobs(db, dispatch, updated.filter((u) => u.state === 'retrying'));
 	await events?.finishedIn(db, updated.filter((u) => u.state !== 'retrying'));
 	return counts;
 }

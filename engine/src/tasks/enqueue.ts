@@ -8,6 +8,7 @@ import { conflict, DomainError, invalidField, type FieldProblem } from '../error
 import { checkTargetUrl } from '../delivery/targetUrl.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { priorityValue, resolvePolicy, type PartialRetryPolicy, type PriorityName } from './policy.js';
+import { insertDispatchJobs } from './dispatchJobs.js';
 import { findByIdempotencyKeys, insertTasks, type NewTask, type TaskRow } from './taskSql.js';
 
 /** A task as a client sends it (`POST /v1/tasks`, one item of a bulk). */
@@ -103,26 +104,7 @@ export async function writeTasks(
 	);
 	const holderOf = new Map(holders.map((h) => [`${h.queue}\u0000${h.idempotencyKey}`, h]));
 
-	const jobsByQueue = new Map<string, TaskRow[]>();
-	for (const t of inserted) {
-		const list = jobsByQueue.get(t.queue) ?? [];
-		list.push(t);
-		jobsByQueue.set(t.queue, list);
-	}
-	for (const [queue, rows] of jobsByQueue) {
-		await dispatch.insert(
-			db,
-			queue,
-			rows.map((t) => ({
-				id: t.jobId as string,
-				taskId: t.id,
-				priority: t.priority,
-				dueAt: t.dueAt,
-				expireInSeconds: t.timeoutSeconds + 120,
-				handlerEvent: t.url === null ? t.event : null,
-			})),
-		);
-	}
+	await insertDispatchJobs(db, dispatch, inserted);
 
 	return tasks.map((t, index) => {
 		const created = byId.get(t.id);

@@ -25,8 +25,3 @@ export type StoredTaskState = Exclude<TaskState, 'scheduled'>;
 
 export const TASK_STATES = Object.values(TaskState);
 export const FINAL_STATES: readonly TaskState[] = ['completed', 'failed', 'cancelled'];
-
-/** The state a client sees: a stored `queued` task that is not due yet is `scheduled`. */
-export function visibleState(stored: StoredTaskState, dueAt: Date, now: Date): TaskState {
-	return stored === 'queued' && dueAt.getTime() > now.getTime() ? 'scheduled' : stored;
-}

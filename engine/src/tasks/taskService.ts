@@ -4,12 +4,13 @@ import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { notify } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
-import { conflict, DomainError, notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { listAttempts, type AttemptRow } from './attemptSql.js';
 import { conflictError, EnqueueWriter, prepareTask, writeTasks, type EnqueueInput, type EnqueueLimits } from './enqueue.js';
 import type { TaskState } from './states.js';
 import type { TaskEvents } from './taskEvents.js';
+import { insertDispatchJobs } from './dispatchJobs.js';
 import * as taskSql from './taskSql.js';
 import type { NewTask } from './taskSql.js';
 import type { TaskRow } from './taskSql.js';
@@ -161,16 +162,8 @@ export class TaskService {
 			}
 			const rows = await taskSql.requeueTasks(tx, ids, ids.map(() => randomUUID()));
 			await this.deps.events.requeuedIn(tx, rows.map((t) => ({ id: t.id, queue: t.queue, state: t.state, batchId: t.batch?.id ?? null })));
-			const byQueue = new Map<string, TaskRow[]>();
-			for (const t of rows) byQueue.set(t.queue, [...(byQueue.get(t.queue) ?? []), t]);
-			for (const [queue, tasks] of byQueue) {
-				await this.deps.dispatch.insert(
-					tx,
-					queue,
-					tasks.map((t) => ({ id: t.jobId as string, taskId: t.id, priority: t.priority, dueAt: t.dueAt, expireInSeconds: t.timeoutSeconds + 120, handlerEvent: t.url === null ? t.event : null })),
-				);
-				await notify(tx, this.deps.schema, 'tasks', queue);
-			}
+			await insertDispatchJobs(tx, this.deps.dispatch, rows);
+			for (const queue of new Set(rows.map((t) => t.queue))) await notify(tx, this.deps.schema, 'tasks', queue);
 			return rows;
 		});
 		this.logChanges('task requeued', moved);
@@ -185,4 +178,3 @@ export class TaskService {
 	}
 }
 
-export { DomainError };

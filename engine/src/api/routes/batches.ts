@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { invalidField } from '../../errors.js';
 import { BATCH_STATES, type BatchState } from '../../batches/batchSql.js';
 import type { BatchService } from '../../batches/batchService.js';
 import { presentBatch } from '../../batches/batchView.js';
-import { decodeCursor, encodeCursor, ErrorBody, errorResponses, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { decodeCreatedAtCursor, encodeCreatedAtCursor, ErrorBody, errorResponses, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
 
 const Items = Type.Array(Type.Unknown(), { minItems: 1, description: 'Any JSON values; each chunk delivers `chunkSize` of them in `payload.items`' });
 
@@ -68,20 +67,6 @@ const ListQuery = Type.Object(
 	{ additionalProperties: false },
 );
 
-function isPosition(v: unknown): v is { c: string; i: string } {
-	const p = v as { c?: unknown; i?: unknown } | null;
-	return typeof p?.c === 'string' && !Number.isNaN(Date.parse(p.c)) && typeof p.i === 'string' && /^[0-9a-f-]{36}$/.test(p.i);
-}
-
-function after(cursor: string | undefined) {
-	try {
-		const p = decodeCursor(cursor, isPosition);
-		return p && { createdAt: p.c, id: p.i };
-	} catch {
-		throw invalidField('cursor', 'is not a cursor this API returned');
-	}
-}
-
 const accepted = (b: { id: string; state: BatchState; totalItems: number; totalChunks: number }) => ({
 	id: b.id,
 	state: b.state,
@@ -138,8 +123,8 @@ export function batchRoutes(batches: BatchService) {
 			},
 			async (request) => {
 				const q = request.query;
-				const page = await batches.list({ queue: q.queue, state: q.state as BatchState | undefined, after: after(q.cursor), limit: q.limit ?? 50 });
-				return { items: page.items.map(presentBatch), nextCursor: page.next ? encodeCursor({ c: page.next.createdAt, i: page.next.id }) : null };
+				const page = await batches.list({ queue: q.queue, state: q.state as BatchState | undefined, after: decodeCreatedAtCursor(q.cursor), limit: q.limit ?? 50 });
+				return { items: page.items.map(presentBatch), nextCursor: encodeCreatedAtCursor(page.next) };
 			},
 		);
 

@@ -4,13 +4,13 @@ import { invalidField } from '../../errors.js';
 import { presentSchedule } from '../../schedules/scheduleDefinition.js';
 import type { ScheduleService } from '../../schedules/scheduleService.js';
 import { presentTask } from '../../tasks/taskService.js';
-import { ErrorBody, errorResponses, ListQuery, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { ErrorBody, errorResponses, ListQuery, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const ScheduleName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/\\u0000-\\u001f]+$', description: 'Unique; 1–200 characters, no "/"' });
 // The same bounds as a task's name in POST /v1/tasks.
-const TaskName = Type.String({ minLength: 1, maxLength: 200, description: "Name of the tasks it creates (default: the schedule's name)" });
+const TaskName = taskNameSchema("Name of the tasks it creates (default: the schedule's name)");
 
 /** Every field but `name`; null clears an optional field on update. */
 const ScheduleFields = {

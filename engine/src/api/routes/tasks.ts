@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { invalidField } from '../../errors.js';
 import { TASK_STATES, type TaskState } from '../../tasks/states.js';
 import { presentTask, type TaskService } from '../../tasks/taskService.js';
-import { ErrorBody, errorResponses, Priority, QueueName, RetryPolicy, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { decodeCreatedAtCursor, encodeCreatedAtCursor, ErrorBody, errorResponses, Priority, QueueName, RetryPolicy, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
 
-const TaskName = Type.String({ minLength: 1, maxLength: 200, description: 'Task type, e.g. send-email' });
+const TaskName = taskNameSchema('Task type, e.g. send-email');
 
 const EnqueueBody = Type.Object(
 	{
@@ -78,19 +77,6 @@ const ListQuery = Type.Object(
 	{ additionalProperties: false },
 );
 
-function decodeTaskCursor(cursor: string | undefined): { createdAt: string; id: string } | null {
-	if (cursor === undefined) return null;
-	try {
-		const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown };
-		if (typeof value.c === 'string' && !Number.isNaN(Date.parse(value.c)) && typeof value.i === 'string' && /^[0-9a-f-]{36}$/.test(value.i)) {
-			return { createdAt: value.c, id: value.i };
-		}
-	} catch {
-		// reported below
-	}
-	throw invalidField('cursor', 'is not a cursor this API returned');
-}
-
 /** /v1/tasks: enqueue (one or bulk), get with attempts, list, cancel, retry. */
 export function taskRoutes(tasks: TaskService) {
 	return async (app: FastifyInstance) => {
@@ -140,10 +126,10 @@ export function taskRoutes(tasks: TaskService) {
 			},
 			async (request) => {
 				const q = request.query;
-				const page = await tasks.list({ queue: q.queue, state: q.state as TaskState | undefined, name: q.name, after: decodeTaskCursor(q.cursor), limit: q.limit ?? 50 });
+				const page = await tasks.list({ queue: q.queue, state: q.state as TaskState | undefined, name: q.name, after: decodeCreatedAtCursor(q.cursor), limit: q.limit ?? 50 });
 				return {
 					items: page.items.map((t) => presentTask(t)),
-					nextCursor: page.next ? Buffer.from(JSON.stringify({ c: page.next.createdAt, i: page.next.id })).toString('base64url') : null,
+					nextCursor: encodeCreatedAtCursor(page.next),
 				};
 			},
 		);

@@ -1,10 +1,16 @@
 import { Type } from 'typebox';
+import { invalidField } from '../../errors.js';
 
 /** Shapes shared by several resources (DESIGN §3.7). */
 
 export const QueueName = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', minLength: 1, maxLength: 64, description: 'Letters, digits, . _ - (1–64)' });
 
 export const Uuid = Type.String({ format: 'uuid' });
+
+/** A task type (what handlers switch on); the same bounds wherever a task name is given. */
+export function taskNameSchema(description: string) {
+	return Type.String({ minLength: 1, maxLength: 200, description });
+}
 
 export const Priority = Type.Union(
 	[Type.Enum(['high', 'normal', 'low']), Type.Integer({ minimum: -100, maximum: 100 })],
@@ -53,18 +59,27 @@ export const ListQuery = {
 	cursor: Type.Optional(Type.String({ maxLength: 200 })),
 };
 
-/** Opaque cursors: base64url of a small JSON position, so clients cannot depend on their contents. */
-export function encodeCursor(position: unknown): string {
-	return Buffer.from(JSON.stringify(position)).toString('base64url');
+/** Where a newest-first page (tasks, batches) ends: keyset position on (created_at, id). */
+export interface CreatedAtPosition {
+	createdAt: string;
+	id: string;
 }
 
-export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | null {
+/** Opaque cursors: base64url of a small JSON position, so clients cannot depend on their contents. */
+export function encodeCreatedAtCursor(position: CreatedAtPosition | null): string | null {
+	return position === null ? null : Buffer.from(JSON.stringify({ c: position.createdAt, i: position.id })).toString('base64url');
+}
+
+/** The position of a cursor this API returned; a 400 naming `cursor` for anything else. */
+export function decodeCreatedAtCursor(cursor: string | undefined): CreatedAtPosition | null {
 	if (cursor === undefined) return null;
 	try {
-		const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-		if (check(value)) return value;
+		const p = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown } | null;
+		if (typeof p?.c === 'string' && !Number.isNaN(Date.parse(p.c)) && typeof p.i === 'string' && /^[0-9a-f-]{36}$/.test(p.i)) {
+			return { createdAt: p.c, id: p.i };
+		}
 	} catch {
-		// fall through to the error below
+		// reported below
 	}
-	throw Object.assign(new Error('cursor is not a cursor this API returned'), { invalidCursor: true });
+	throw invalidField('cursor', 'is not a cursor this API returned');
 }
