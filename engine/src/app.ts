@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { createPool, trackBackends, type Pool } from './db/pool.js';
-import { isMigrated, migrate } from './db/migrate.js';
+import { migrate } from './db/migrate.js';
 import { Notifications } from './db/notifications.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embeddedPostgres.js';
 import { DispatchQueue } from './dispatch/dispatchQueue.js';
@@ -18,6 +18,7 @@ import { DeliveryRescuer } from './maintenance/deliveryRescuer.js';
 import { EngineHeartbeat } from './maintenance/engineHeartbeat.js';
 import { RetentionCleaner } from './maintenance/retentionCleaner.js';
 import { HealthService } from './health/healthService.js';
+import { checkReadiness } from './health/readiness.js';
 import type { EngineMetrics } from './metrics/engineMetrics.js';
 import { createEngineMetrics } from './metrics/engineWiring.js';
 import { ServiceLoop } from './maintenance/serviceLoop.js';
@@ -85,21 +86,21 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 	};
 
 	try {
-		const pool = createPool(databaseUrl, schema);
+		const pool = createPool(databaseUrl, schema, config.connectionLimits);
 		const isOwnBackend = trackBackends(pool);
 		closers.push(() => pool.end());
 		await pool.query('SELECT 1');
 		const applied = await migrate(pool, schema);
 		if (applied.length > 0) log.info({ versions: applied }, 'database migrated');
 
-		const dispatch = await DispatchQueue.start(databaseUrl, `${schema}_pgboss`, log.child({ component: 'pg-boss' }));
+		const dispatch = await DispatchQueue.start(databaseUrl, `${schema}_pgboss`, log.child({ component: 'pg-boss' }), config.connectionLimits);
 		closers.push(() => dispatch.stop());
 
 		const keys = await provisionApiKeys(pool, config.apiKeys, config.dataDir);
 		const verifier = new ApiKeyVerifier(pool);
 		await verifier.reload();
 
-		const notifications = new Notifications(databaseUrl, schema, log.child({ component: 'notifications' }), isOwnBackend);
+		const notifications = new Notifications(databaseUrl, schema, log.child({ component: 'notifications' }), isOwnBackend, config.connectionLimits);
 		await notifications.start();
 		closers.push(() => notifications.stop());
 
@@ -160,7 +161,15 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		notifications.onReconnect(() => void catalog.loadAll().then(() => dispatcher.wakeAll(), () => undefined));
 
 		const heartbeat = new EngineHeartbeat(pool, engineId);
-		const rescuer = new DeliveryRescuer(pool, dispatch, schema, config.engineDeadAfterSeconds, events, log.child({ component: 'rescuer' }));
+		const rescuer = new DeliveryRescuer(pool, dispatch, {
+			schema,
+			engineDeadAfterSeconds: config.engineDeadAfterSeconds,
+			ownEngineId: engineId,
+			mayJudgeEngines: () => heartbeat.beatingForMs >= config.engineDeadAfterSeconds * 1000,
+			isInFlightHere: (taskId) => dispatcher.isInFlight(taskId),
+			events,
+			log: log.child({ component: 'rescuer' }),
+		});
 		const health = new HealthService(pool, { schema, dispatchSchema: `${schema}_pgboss`, stuckGraceSeconds: config.leaseGraceSeconds });
 		const metrics = createEngineMetrics({ health, dispatcher, rescuer });
 		batches.reportTo(metrics);
@@ -196,15 +205,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			metricsAuth: config.metricsAuth,
 			routes: async (app) => {
 				await app.register(metricsRoutes(metrics)); // first: its response hook counts every route
-				await app.register(
-					healthRoutes({
-						check: async () => {
-							const database = await pool.query('SELECT 1').then(() => true, () => false);
-							const migrations = database && (await isMigrated(pool).catch(() => false));
-							return { ready: database && migrations, database, migrations };
-						},
-					}),
-				);
+				await app.register(healthRoutes({ check: () => checkReadiness(pool) }));
 				await app.register(queueRoutes(queues));
 				await app.register(taskRoutes(tasks));
 				await app.register(deadLetterRoutes(pool, tasks));

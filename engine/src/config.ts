@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import type { ConnectionLimits } from './db/pool.js';
 
 /**
  * The engine's configuration, resolved once at start from environment variables and CLI flags
@@ -48,6 +49,8 @@ export interface Config {
 	readonly retentionFailedDays: number;
 	/** How often the retention cleaner runs. */
 	readonly retentionIntervalSeconds: number;
+	/** Timeouts and keepalive of every database connection. */
+	readonly connectionLimits: ConnectionLimits;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +97,10 @@ export const SETTINGS: readonly Setting[] = [
 	{ name: 'RETENTION_COMPLETED_DAYS', help: 'days completed/cancelled tasks are kept', default: '7' },
 	{ name: 'RETENTION_FAILED_DAYS', help: 'days dead letters (failed tasks) are kept', default: '30' },
 	{ name: 'RETENTION_INTERVAL_SECONDS', help: 'how often old tasks are purged', default: '60' },
+	{ name: 'DB_STATEMENT_TIMEOUT_MS', help: 'longest database statement; 0 = no limit', default: '30000' },
+	{ name: 'DB_LOCK_TIMEOUT_MS', help: 'longest wait for a database lock; 0 = no limit', default: '10000' },
+	{ name: 'DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', help: 'a session idle inside a transaction this long is ended; 0 = never', default: '60000' },
+	{ name: 'DB_KEEPALIVE_SECONDS', help: 'TCP keepalive idle time of database connections', default: '10' },
 ];
 
 /** `--database-url x` → `DATABASE_URL=x`; `--flag=value` works too. Unknown flags are errors. */
@@ -199,6 +206,12 @@ export function loadConfig(env: Source, flags: Source = {}, cwd = process.cwd())
 		retentionCompletedDays: int('RETENTION_COMPLETED_DAYS', 1, 3650),
 		retentionFailedDays: int('RETENTION_FAILED_DAYS', 1, 3650),
 		retentionIntervalSeconds: int('RETENTION_INTERVAL_SECONDS', 1, 86400),
+		connectionLimits: Object.freeze({
+			statementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 0, 3_600_000),
+			lockTimeoutMs: int('DB_LOCK_TIMEOUT_MS', 0, 3_600_000),
+			idleInTransactionTimeoutMs: int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 0, 86_400_000),
+			keepAliveSeconds: int('DB_KEEPALIVE_SECONDS', 1, 3600),
+		}),
 	});
 }
 

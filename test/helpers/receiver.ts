@@ -45,7 +45,9 @@ export async function startReceiver(respond: (req: ReceivedRequest, index: numbe
 			if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
 			inProgress -= 1;
 			if (res.destroyed) return;
-			const payload = reply.body === undefined ? JSON.stringify({ ok: true }) : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+			// A string or Buffer goes out exactly as given (odd bytes included); anything else as JSON.
+			const payload =
+				reply.body === undefined ? JSON.stringify({ ok: true }) : typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body);
 			res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers });
 			res.end(payload);
 		});

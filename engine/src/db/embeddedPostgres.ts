@@ -208,6 +208,28 @@ async function waitForQuery(connectionString: string, clusterDir: string): Promi
 	}
 }
 
+/** TCP on 127.0.0.1 only, no unix socket: nothing to clash with the machine's own PostgreSQL. */
+function serverOptions(port: number): string {
+	return `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
+}
+
+/**
+ * Stops (fast shutdown) or starts the server of an embedded cluster, found by its folder, with the
+ * binaries and OS user the engine uses. For operators and for the tests that restart a database
+ * under a running engine — they touch only the cluster they name, never a server found by name.
+ */
+export async function controlEmbeddedCluster(clusterDir: string, action: 'stop' | 'start', opts: { port: number; log: Logger }): Promise<void> {
+	const as = await postgresUser();
+	const { nativeDir, version } = await platformBinaries();
+	const pgCtl = path.join(await reachableBinDir(nativeDir, version, as, opts.log), 'pg_ctl');
+	const args =
+		action === 'stop'
+			? ['-D', clusterDir, 'stop', '-m', 'fast', '-w', '-s']
+			: ['-D', clusterDir, 'start', '-w', '-s', '-l', path.join(clusterDir, LOG_FILE), '-o', serverOptions(opts.port)];
+	const r = await run(pgCtl, args, as);
+	if (r.code !== 0) throw new EmbeddedPostgresError(`pg_ctl ${action} of ${clusterDir} failed: ${r.out}`);
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
 	const { log, port } = opts;
 	const began = performance.now();
@@ -235,7 +257,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 	if (usedPort === null) {
 		const logFile = path.join(clusterDir, LOG_FILE);
 		// TCP on 127.0.0.1 only, no unix socket: nothing to clash with the machine's own PostgreSQL.
-		const r = await ctl('start', '-w', '-s', '-l', logFile, '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`);
+		const r = await ctl('start', '-w', '-s', '-l', logFile, '-o', serverOptions(port));
 		if (r.code !== 0) {
 			const tail = oneLine(await readFile(logFile, 'utf8').catch(() => '')) || 'no server log';
 			if (/address already in use/i.test(tail)) {

@@ -31,6 +31,10 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(pool: Pool, schema: string): Promise<number[]> {
 	const migrations = await loadMigrations();
 	return withTransaction(pool, async (client) => {
+		// A migration may rewrite large tables, and engines starting together wait here for the first
+		// one's migrations: neither is bounded by the connection's everyday timeouts.
+		await client.query('SET LOCAL statement_timeout = 0');
+		await client.query('SET LOCAL lock_timeout = 0');
 		await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`task-engine:migrate:${schema}`]);
 		await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
 		await client.query(`SET LOCAL search_path TO ${quoteIdent(schema)}, public`);

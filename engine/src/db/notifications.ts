@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../log.js';
-import { quoteIdent, type Queryable } from './pool.js';
+import { connectionSettings, DEFAULT_CONNECTION_LIMITS, quoteIdent, type ConnectionLimits, type Queryable } from './pool.js';
 
 /** What engines tell each other through LISTEN/NOTIFY. Payloads are queue names. */
 export type Topic = 'tasks' | 'queues';
@@ -19,8 +19,10 @@ type Listener = (payload: string, own: boolean) => void;
 
 /**
  * One dedicated connection listening for the engine's topics. Notifications only make pickup fast:
- * a lost connection is re-opened with backoff, and `onReconnect` listeners run a full poll so that
- * anything announced while it was down is still found.
+ * a lost connection is re-opened with backoff (at most 2 s apart, so pickup resumes within seconds of
+ * the database's return), and `onReconnect` listeners run a full poll so that anything announced
+ * while it was down is still found. A connection that stops answering without closing (half-open) is
+ * found by a periodic ping and replaced.
  */
 export class Notifications {
 	private client: pg.Client | null = null;
@@ -28,6 +30,7 @@ export class Notifications {
 	private readonly reconnectListeners = new Set<() => void>();
 	private stopped = false;
 	private retryTimer: NodeJS.Timeout | null = null;
+	private pingTimer: NodeJS.Timeout | null = null;
 
 	constructor(
 		private readonly connectionString: string,
@@ -35,6 +38,8 @@ export class Notifications {
 		private readonly log: Logger,
 		/** Whether a backend process id is one of this engine's own pool connections. */
 		private readonly isOwnBackend: (pid: number) => boolean = () => false,
+		private readonly limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+		private readonly pingIntervalMs = 15_000,
 	) {}
 
 	on(topic: Topic, listener: Listener): () => void {
@@ -48,12 +53,19 @@ export class Notifications {
 		this.reconnectListeners.add(listener);
 	}
 
+	/** Whether the listening connection is up (readiness reports it). */
+	get connected(): boolean {
+		return this.client !== null;
+	}
+
 	async start(): Promise<void> {
 		await this.connect();
+		this.pingTimer = setInterval(() => this.ping(), this.pingIntervalMs);
+		this.pingTimer.unref();
 	}
 
 	private async connect(): Promise<void> {
-		const client = new pg.Client({ connectionString: this.connectionString, application_name: 'task-engine' });
+		const client = new pg.Client({ ...connectionSettings(this.limits), connectionString: this.connectionString });
 		client.on('error', (error) => this.reconnect(client, error));
 		client.on('end', () => this.reconnect(client));
 		client.on('notification', (message) => {
@@ -61,11 +73,28 @@ export class Notifications {
 			const own = this.isOwnBackend(message.processId);
 			for (const listener of this.listeners.get(topic) ?? []) listener(message.payload ?? '', own);
 		});
-		await client.connect();
-		for (const topic of ['tasks', 'queues'] as const) {
-			await client.query(`LISTEN ${quoteIdent(channelName(this.schema, topic))}`);
+		try {
+			await client.connect();
+			for (const topic of ['tasks', 'queues'] as const) {
+				await client.query(`LISTEN ${quoteIdent(channelName(this.schema, topic))}`);
+			}
+		} catch (error) {
+			// A connection that came up but could not LISTEN is closed here, not left open and unused.
+			await client.end().catch(() => undefined);
+			throw error;
+		}
+		if (this.stopped) {
+			await client.end().catch(() => undefined);
+			return;
 		}
 		this.client = client;
+	}
+
+	/** A query on the listening connection: one that fails or never answers means the connection is gone. */
+	private ping(): void {
+		const client = this.client;
+		if (!client || this.stopped) return;
+		client.query('SELECT 1').catch((error: Error) => this.reconnect(client, error));
 	}
 
 	private reconnect(client: pg.Client, error?: Error): void {
@@ -78,10 +107,11 @@ export class Notifications {
 				if (this.stopped) return;
 				this.connect().then(
 					() => {
+						if (this.stopped) return;
 						this.log.info('notification connection restored');
 						for (const listener of this.reconnectListeners) listener();
 					},
-					() => attempt(Math.min(delay * 2, 10_000)),
+					() => attempt(Math.min(delay * 2, 2_000)),
 				);
 			}, delay);
 		};
@@ -91,6 +121,7 @@ export class Notifications {
 	async stop(): Promise<void> {
 		this.stopped = true;
 		if (this.retryTimer) clearTimeout(this.retryTimer);
+		if (this.pingTimer) clearInterval(this.pingTimer);
 		const client = this.client;
 		this.client = null;
 		await client?.end().catch(() => undefined);

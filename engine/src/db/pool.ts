@@ -9,17 +9,68 @@ export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /**
+ * Limits on every database connection the engine opens (its pool, its LISTEN connection, pg-boss's
+ * pool), so that no statement, lock wait or half-open connection can hang work for hours: a
+ * half-open connection inside a claim would otherwise hold its queue's advisory lock until the
+ * kernel gives up on the socket.
+ */
+export interface ConnectionLimits {
+	/** Server-side `statement_timeout`; 0 = none. */
+	statementTimeoutMs: number;
+	/** Server-side `lock_timeout` (row, table and advisory locks); 0 = none. */
+	lockTimeoutMs: number;
+	/** The server ends a session idle inside a transaction this long (its locks go with it); 0 = never. */
+	idleInTransactionTimeoutMs: number;
+	/** TCP keepalive probes start after this much silence, on both ends of the connection. */
+	keepAliveSeconds: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+	statementTimeoutMs: 30_000,
+	lockTimeoutMs: 10_000,
+	idleInTransactionTimeoutMs: 60_000,
+	keepAliveSeconds: 10,
+};
+
+/** How long to wait for a new connection before giving up (a database that is down answers at once). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * node-postgres settings for `limits`. The client also stops waiting for an answer a little after
+ * the server's own statement timeout would have fired: past that, the server is not answering at all
+ * (half-open connection) and the connection is discarded.
+ */
+export function connectionSettings(limits: ConnectionLimits, extraOptions = ''): pg.ClientConfig {
+	const server = [
+		`-c tcp_keepalives_idle=${limits.keepAliveSeconds}`,
+		'-c tcp_keepalives_interval=5',
+		'-c tcp_keepalives_count=3',
+		extraOptions,
+	].filter(Boolean);
+	return {
+		application_name: 'task-engine',
+		connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+		keepAlive: true,
+		keepAliveInitialDelayMillis: limits.keepAliveSeconds * 1000,
+		...(limits.statementTimeoutMs > 0
+			? { statement_timeout: limits.statementTimeoutMs, query_timeout: limits.statementTimeoutMs + 5_000 }
+			: {}),
+		...(limits.lockTimeoutMs > 0 ? { lock_timeout: limits.lockTimeoutMs } : {}),
+		...(limits.idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs } : {}),
+		options: server.join(' '),
+	};
+}
+
+/**
  * A pool whose connections have the engine's schema first on the search path, so every SQL file and
  * statement names tables without a schema and one database can hold several engines (and each test
  * file its own schema).
  */
-export function createPool(connectionString: string, schema: string, max = 20): Pool {
+export function createPool(connectionString: string, schema: string, limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS, max = 20): Pool {
 	const pool = new pg.Pool({
+		...connectionSettings(limits, `-c search_path=${quoteIdent(schema)},public`),
 		connectionString,
 		max,
-		application_name: 'task-engine',
-		options: `-c search_path=${quoteIdent(schema)},public`,
-		connectionTimeoutMillis: 10_000,
 	});
 	// An idle client losing its connection must not crash the process; the next query reconnects.
 	pool.on('error', () => undefined);
@@ -69,17 +120,36 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
 
 async function transactionOnce<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
 	const client = await pool.connect();
+	// A checked-out client has no listener of the pool's: a server going away mid-transaction (a
+	// restart, a terminated backend) would emit an unhandled 'error' and end the process. The query
+	// in progress fails on its own; this only keeps the event from being fatal.
+	let broken: Error | undefined;
+	const onError = (error: Error) => (broken = error);
+	client.on('error', onError);
 	try {
 		await client.query('BEGIN');
 		const result = await work(client);
 		await client.query('COMMIT');
 		return result;
 	} catch (error) {
-		await client.query('ROLLBACK').catch(() => undefined);
+		if (!broken) await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
 		throw error;
 	} finally {
-		client.release();
+		client.off('error', onError);
+		// A client whose connection failed is discarded, not handed to the next transaction.
+		client.release(broken);
 	}
+}
+
+/** Errors that say the database could not be reached or the connection broke, not that a statement was wrong. */
+export function isConnectionError(error: unknown): boolean {
+	const e = error as { code?: unknown; message?: unknown } | null;
+	const code = typeof e?.code === 'string' ? e.code : '';
+	// 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now; 53300: too many connections.
+	if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
+	if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+	const message = typeof e?.message === 'string' ? e.message : '';
+	return /Connection terminated|connection timeout|Query read timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
 
 export function quoteIdent(name: string): string {

@@ -208,8 +208,21 @@ export class Dispatcher {
 				record.releasing = true;
 				record.controller.abort();
 			}
+		}
+		// Results that still cannot be written (the database is away) are given up after a last chance:
+		// their leases run out and the rescuer of a running engine retries them.
+		const written = await Promise.race([all().then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5_000)))]);
+		clearTimeout(timer);
+		if (!written) {
+			this.log.warn({ unwritten: this.settlement.backlog }, 'stopping with delivery results not written; their tasks will be retried');
+			this.settlement.stop();
 			await all();
 		}
+	}
+
+	/** Whether this engine is delivering the task right now, or holds its result for writing. */
+	isInFlight(taskId: string): boolean {
+		return this.inFlight.has(taskId);
 	}
 }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Pool, Queryable } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
+import { isConnectionError, withTransaction } from '../db/pool.js';
+import { storableJson, storableText } from '../db/storable.js';
 import { channelName } from '../db/notifications.js';
 import type { DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
 import type { TaskEvents } from '../tasks/taskEvents.js';
@@ -64,8 +65,8 @@ function attemptRecord(a: AttemptResult): NewAttempt {
 		outcome: o.kind === 'delivered' ? 'delivered' : o.kind === 'failed' ? 'failed' : 'retry',
 		statusCode: o.kind === 'lost' ? null : (o.statusCode ?? null),
 		errorClass: o.kind === 'lost' ? 'lost' : o.kind === 'delivered' ? null : ((o.errorClass as ErrorClass | undefined) ?? null),
-		error: failedOrRetry ? o.error : null,
-		responseSnippet: o.kind === 'lost' ? null : o.responseSnippet,
+		error: failedOrRetry ? storableText(o.error) : null,
+		responseSnippet: o.kind === 'lost' ? null : storableText(o.responseSnippet),
 		handlerId: a.handlerId,
 	};
 }
@@ -100,11 +101,11 @@ export async function settleAttempts(
 			id: a.task.id,
 			attempt: a.task.attemptCount,
 			state: t.state,
-			result: t.state === 'completed' ? (t.result ?? null) : null,
+			result: t.state === 'completed' ? (storableJson(t.result) ?? null) : null,
 			delaySeconds: t.state === 'retrying' ? t.delaySeconds : null,
 			budgetBase: t.state === 'retrying' ? t.budgetBase : a.task.budgetBase,
 			jobId: t.state === 'retrying' ? randomUUID() : null,
-			lastError: o.kind === 'delivered' ? null : o.error,
+			lastError: o.kind === 'delivered' ? null : storableText(o.error),
 			lastStatusCode: o.kind === 'lost' ? null : (o.statusCode ?? null),
 			lastErrorClass: o.kind === 'lost' ? 'lost' : o.kind === 'delivered' ? null : (o.errorClass ?? null),
 		};
@@ -155,15 +156,32 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
 	else map.set(key, [value]);
 }
 
+interface PendingResult {
+	result: AttemptResult;
+	done: (error?: unknown) => void;
+}
+
 /**
  * Group commit for settlements: results arriving while a write is in flight are written together
  * in the next transaction, so 2,000 deliveries a second cost tens of transactions, not thousands.
  * `add` resolves once the result is durable.
+ *
+ * A result is never thrown away because a write failed. When the database is unreachable, the
+ * group goes back to the front of the line and is written again once it answers (backing off up to
+ * 2 s); the attempt's claim token makes a late write safe, and a result that was overtaken meanwhile
+ * (the rescuer settled the task) is ignored as stale. When a group fails for any other reason, its
+ * results are written one by one, so one result can never undo another; a single result that still
+ * fails is written without the handler's answer (status and error class only).
  */
 export class SettlementWriter {
-	private pending: { result: AttemptResult; done: (error?: unknown) => void }[] = [];
+	private pending: PendingResult[] = [];
 	private writing = 0;
 	private readonly maxParallel = 2;
+	private readonly groupSize = 500;
+	/** Consecutive failures to reach the database; while > 0, writes wait `backoffTimer`. */
+	private outage = 0;
+	private backoffTimer: NodeJS.Timeout | null = null;
+	private stopped = false;
 
 	constructor(
 		private readonly pool: Pool,
@@ -173,6 +191,11 @@ export class SettlementWriter {
 		private readonly events?: TaskEvents,
 	) {}
 
+	/** Results waiting to be written (a database outage makes this grow). */
+	get backlog(): number {
+		return this.pending.length;
+	}
+
 	add(result: AttemptResult): Promise<void> {
 		return new Promise((resolve, reject) => {
 			this.pending.push({ result, done: (error) => (error ? reject(error) : resolve()) });
@@ -180,21 +203,89 @@ export class SettlementWriter {
 		});
 	}
 
-	private flush(): void {
-		if (this.writing >= this.maxParallel || this.pending.length === 0) return;
-		const batch = this.pending.splice(0, 500);
-		this.writing += 1;
-		withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, batch.map((b) => b.result), this.events))
-			.then(
-				() => batch.forEach((b) => b.done()),
-				(error: unknown) => {
-					this.log.error({ err: error, count: batch.length }, 'writing delivery results failed; the rescuer will retry these tasks');
-					batch.forEach((b) => b.done(error));
-				},
-			)
-			.finally(() => {
-				this.writing -= 1;
-				this.flush();
-			});
+	/** Gives up on unwritten results (their tasks' leases run out and the rescuer retries them). */
+	stop(): void {
+		this.stopped = true;
+		if (this.backoffTimer) clearTimeout(this.backoffTimer);
+		const left = this.pending.splice(0);
+		for (const p of left) p.done(new Error('engine stopping before the delivery result could be written'));
 	}
+
+	private flush(): void {
+		if (this.stopped || this.backoffTimer || this.writing >= this.maxParallel || this.pending.length === 0) return;
+		const group = this.pending.splice(0, this.groupSize);
+		this.writing += 1;
+		this.writeGroup(group).finally(() => {
+			this.writing -= 1;
+			this.flush();
+		});
+	}
+
+	private async writeGroup(group: PendingResult[]): Promise<void> {
+		try {
+			await this.write(group.map((p) => p.result));
+			this.outage = 0;
+			for (const p of group) p.done();
+			return;
+		} catch (error) {
+			if (this.requeueOnOutage(group, error)) return;
+			if (group.length > 1) this.log.warn({ err: error, count: group.length }, 'writing a group of delivery results failed; writing them one by one');
+			else this.log.error({ err: error, taskId: group[0].result.task.id }, 'writing a delivery result failed; writing it without the handler\'s answer');
+		}
+		for (let i = 0; i < group.length; i++) {
+			const outage = await this.writeAlone(group[i]);
+			// The database went away meanwhile: this result and the rest of the group wait for it.
+			if (outage !== null && this.requeueOnOutage(group.slice(i), outage)) return;
+		}
+	}
+
+	/**
+	 * Writes one result; on a data error, once more without what the handler answered. Returns the
+	 * error when the database is unreachable (the result is not done), else null.
+	 */
+	private async writeAlone(p: PendingResult): Promise<unknown> {
+		for (const attempt of [p.result, withoutAnswer(p.result)]) {
+			try {
+				await this.write([attempt]);
+				this.outage = 0;
+				p.done();
+				return null;
+			} catch (error) {
+				if (isConnectionError(error) && !this.stopped) return error;
+				if (attempt !== p.result) {
+					this.log.error({ err: error, taskId: p.result.task.id }, 'a delivery result cannot be written; the rescuer will retry the task');
+					p.done(error);
+				}
+			}
+		}
+		return null;
+	}
+
+	/** When `error` says the database is unreachable: puts `group` back in front and backs off. */
+	private requeueOnOutage(group: PendingResult[], error: unknown): boolean {
+		if (!isConnectionError(error) || this.stopped) return false;
+		this.pending.unshift(...group);
+		this.outage += 1;
+		if (this.outage === 1) this.log.warn({ err: error, waiting: this.pending.length }, 'database unreachable; delivery results are kept and written when it is back');
+		if (!this.backoffTimer) {
+			this.backoffTimer = setTimeout(() => {
+				this.backoffTimer = null;
+				this.flush();
+			}, Math.min(100 * 2 ** this.outage, 2_000));
+		}
+		return true;
+	}
+
+	private write(results: readonly AttemptResult[]): Promise<SettleCounts> {
+		return withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, results, this.events));
+	}
+}
+
+/** The same attempt, with nothing the handler sent kept (its result and snippet). */
+function withoutAnswer(a: AttemptResult): AttemptResult {
+	const o = a.outcome;
+	if (o.kind === 'lost') return a;
+	const note = 'the handler\'s answer could not be stored';
+	if (o.kind === 'delivered') return { ...a, outcome: { ...o, result: null, responseSnippet: note } };
+	return { ...a, outcome: { ...o, error: o.error.slice(0, 200), responseSnippet: note } };
 }

@@ -1,6 +1,6 @@
 import { PgBoss, type Db as IDatabase } from 'pg-boss';
 import type { Logger } from '../log.js';
-import type { Queryable } from '../db/pool.js';
+import { connectionSettings, type ConnectionLimits, type Queryable } from '../db/pool.js';
 
 /**
  * The only module that imports pg-boss. pg-boss carries dispatch — due ordering by priority,
@@ -41,8 +41,10 @@ function asDatabase(db: Queryable): IDatabase {
 export class DispatchQueue {
 	private constructor(private readonly boss: PgBoss) {}
 
-	static async start(connectionString: string, schema: string, log: Logger): Promise<DispatchQueue> {
+	static async start(connectionString: string, schema: string, log: Logger, limits: ConnectionLimits): Promise<DispatchQueue> {
 		const boss = new PgBoss({
+			// pg-boss hands these on to its node-postgres pool: the same timeouts and keepalive as ours.
+			...(connectionSettings(limits) as Record<string, unknown>),
 			connectionString,
 			schema,
 			application_name: 'task-engine',

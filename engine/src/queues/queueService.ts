@@ -154,9 +154,13 @@ export class QueueService {
 	}
 
 	async rotateSecret(name: string): Promise<QueueRow> {
-		const row = await queueSql.rotateQueueSecret(this.pool, name, generateSecret(), SECRET_ROTATION_GRACE_SECONDS);
-		if (!row) throw notFound('Queue', name);
-		return row;
+		return withTransaction(this.pool, async (tx) => {
+			const row = await queueSql.rotateQueueSecret(tx, name, generateSecret(), SECRET_ROTATION_GRACE_SECONDS);
+			if (!row) throw notFound('Queue', name);
+			// Every engine (this one too) reloads the queue and signs with both secrets from now on.
+			await notify(tx, this.schema, 'queues', name);
+			return row;
+		});
 	}
 
 	/** Deletes a queue; one with unfinished tasks only with `force` (its tasks are deleted too). */

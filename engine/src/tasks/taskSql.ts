@@ -226,18 +226,26 @@ export async function secondsUntilNextDue(db: Queryable, queue: string): Promise
 	return rows[0]?.s ?? null;
 }
 
-/** Active tasks whose delivery is presumed lost: lease expired, or their engine stopped heartbeating. */
-export async function findLostDeliveries(db: Queryable, engineDeadAfterSeconds: number, limit: number): Promise<TaskRow[]> {
+/**
+ * Active tasks whose delivery is presumed lost: their lease expired, or (when `judgeEngines`) their
+ * engine stopped heartbeating. The asking engine is alive by definition: its own tasks are lost only
+ * by their lease.
+ */
+export async function findLostDeliveries(
+	db: Queryable,
+	opts: { engineDeadAfterSeconds: number; limit: number; ownEngineId: string | null; judgeEngines: boolean },
+): Promise<TaskRow[]> {
 	const { rows } = await db.query<TaskRow>(
 		`SELECT ${TASK_COLUMNS} FROM tasks t
 		 WHERE t.state = 'active' AND (
 		   t.lease_expires_at < now()
-		   OR NOT EXISTS (SELECT 1 FROM engines e WHERE e.id = t.engine_id AND e.heartbeat_at > now() - make_interval(secs => $1))
+		   OR ($3 AND t.engine_id IS DISTINCT FROM $4::uuid
+		     AND NOT EXISTS (SELECT 1 FROM engines e WHERE e.id = t.engine_id AND e.heartbeat_at > now() - make_interval(secs => $1)))
 		 )
 		 ORDER BY t.lease_expires_at
 		 LIMIT $2
 		 FOR UPDATE OF t SKIP LOCKED`,
-		[engineDeadAfterSeconds, limit],
+		[opts.engineDeadAfterSeconds, opts.limit, opts.judgeEngines, opts.ownEngineId],
 	);
 	return rows;
 }
