@@ -3,6 +3,7 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { CONFIRM_HEADER, isConfirmed } from './confirmation.js';
 import { parseRetryAfter } from './retryPolicy.js';
 
 /** One delivery attempt: a POST of `body` (already signed into `headers`) to `url`. */
@@ -13,11 +14,20 @@ export interface DeliveryRequest {
 	headers: Record<string, string>;
 	/** Covers the whole exchange: connect, request, response headers and body. */
 	timeoutMs: number;
+	/**
+	 * For a handler registered with `confirm`: the marker (confirmation.ts) a 2xx must carry in
+	 * `x-task-confirm` to complete the task; without it a 2xx is retried as `unconfirmed`.
+	 */
+	confirmation?: string;
 }
 
-/** Why an attempt failed without a usable HTTP status (or, for `no_retry`/`redirect`, despite one). */
+/**
+ * Why an attempt failed without a usable HTTP status (or, for `no_retry`/`redirect`/`unconfirmed`,
+ * despite one). `unconfirmed`: a 2xx without the confirmation marker from a handler that must send
+ * it (n8n booting, a proxy) — retried like a 5xx.
+ */
 export type ErrorClass =
-	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted';
+	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted' | 'unconfirmed';
 
 /**
  * How an attempt ended (DESIGN §3.4): `delivered` completes the task, `retry` schedules another
@@ -79,7 +89,7 @@ export function createDeliveryClient(opts: DeliveryClientOptions = {}): Delivery
 			const limit = Math.max(resultLimitBytes, snippetLimitBytes);
 			const { bytes, complete } = await readBounded(response, limit);
 			const result = complete && bytes.length <= resultLimitBytes ? parseJson(bytes) : null;
-			return classifyResponse(response, elapsed(), result, snippetOf(bytes, snippetLimitBytes), now());
+			return classifyResponse(response, elapsed(), result, snippetOf(bytes, snippetLimitBytes), now(), req.confirmation);
 		} catch (err) {
 			response?.destroy();
 			// Which signal fired tells our own aborts apart from the errors they surface as.
@@ -161,6 +171,7 @@ function classifyResponse(
 	result: unknown,
 	responseSnippet: string | null,
 	now: Date,
+	confirmation: string | undefined,
 ): DeliveryOutcome {
 	const statusCode = res.statusCode ?? 0;
 	const error = `HTTP ${statusCode} ${res.statusMessage || STATUS_CODES[statusCode] || ''}`.trim();
@@ -174,6 +185,12 @@ function classifyResponse(
 		return { kind: 'failed', ...base, errorClass: 'no_retry', error: `${error} (x-task-no-retry)` };
 	}
 	if (statusCode >= 200 && statusCode < 300) {
+		// A handler registered with `confirm` proves the work ran by marking its answer; anything
+		// else answering 2xx in its place (n8n while it boots, a proxy) has done nothing: retry.
+		if (confirmation !== undefined && !isConfirmed(header(CONFIRM_HEADER), confirmation)) {
+			const how = header(CONFIRM_HEADER) === undefined ? 'without' : 'with a wrong';
+			return { kind: 'retry', ...base, errorClass: 'unconfirmed', error: `${error} ${how} confirmation (${CONFIRM_HEADER})` };
+		}
 		return { kind: 'delivered', statusCode, durationMs, result, responseSnippet };
 	}
 	if (RETRY_STATUSES.has(statusCode) || (statusCode >= 500 && statusCode < 600)) {

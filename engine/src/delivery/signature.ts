@@ -30,7 +30,8 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 // secrets rotate.
 const keyCache = new Map<string, Buffer>();
 
-function secretKey(secret: string): Buffer {
+/** The HMAC key of a `whsec_…` secret (cached); throws for a secret that is not one. */
+export function secretKey(secret: string): Buffer {
 	const cached = keyCache.get(secret);
 	if (cached) return cached;
 	const key = decodeSecret(secret);

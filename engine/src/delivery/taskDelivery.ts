@@ -1,14 +1,17 @@
 import type { HandlerRow } from '../queues/handlerSql.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
+import { confirmationMarker } from './confirmation.js';
 import { deliveryHeaders } from './signature.js';
 import type { DeliveryRequest } from './httpDelivery.js';
 
-/** Where one attempt goes, and which secrets sign it. */
+/** Where one attempt goes, which secrets sign it, and whether a 2xx must carry the confirmation marker. */
 export interface Target {
 	url: string;
 	secrets: string[];
 	handlerId: string | null;
+	/** A handler registered with `confirm` (the Task Trigger); task URLs never need it. */
+	confirm: boolean;
 }
 
 /** A task with its own URL is signed with the queue's secret (both while it rotates); else the handler's. */
@@ -16,10 +19,10 @@ export function targetFor(task: TaskRow, queue: QueueRow, handler: HandlerRow | 
 	if (task.url !== null) {
 		const secrets = [queue.secret];
 		if (queue.previousSecret && queue.previousSecretExpiresAt && queue.previousSecretExpiresAt > now) secrets.push(queue.previousSecret);
-		return { url: task.url, secrets, handlerId: null };
+		return { url: task.url, secrets, handlerId: null, confirm: false };
 	}
 	if (!handler) return null;
-	return { url: handler.url, secrets: [handler.secret], handlerId: handler.id };
+	return { url: handler.url, secrets: [handler.secret], handlerId: handler.id, confirm: handler.confirm };
 }
 
 /** The delivery body of DESIGN §3.4; `scheduledFor` is the task's due time. */
@@ -41,13 +44,16 @@ export function taskDeliveryBody(task: TaskRow): Record<string, unknown> {
 /** The signed HTTP request of one attempt: a fresh timestamp and signature every time. */
 export function taskDeliveryRequest(task: TaskRow, target: Target, now: Date): DeliveryRequest {
 	const body = JSON.stringify(taskDeliveryBody(task));
+	const timestampSeconds = Math.floor(now.getTime() / 1000);
 	return {
 		url: target.url,
 		body,
 		timeoutMs: task.timeoutSeconds * 1000,
+		// The marker covers what this attempt's signature does, so only the handler that verified it can answer it.
+		...(target.confirm ? { confirmation: confirmationMarker(target.secrets[0], { id: task.id, attempt: task.attemptCount, timestampSeconds }) } : {}),
 		headers: deliveryHeaders({
 			id: task.id,
-			timestampSeconds: Math.floor(now.getTime() / 1000),
+			timestampSeconds,
 			body,
 			secrets: target.secrets,
 			attempt: task.attemptCount,

@@ -10,6 +10,8 @@ export interface HandlerRow {
 	events: HandlerEvent[];
 	mode: HandlerMode;
 	secret: string;
+	/** A 2xx completes a task only with the handler's confirmation marker (delivery/confirmation.ts). */
+	confirm: boolean;
 	healthy: boolean;
 	consecutiveFailures: number;
 	deliveries: number;
@@ -17,23 +19,24 @@ export interface HandlerRow {
 	createdAt: Date;
 }
 
-const COLUMNS = `id, queue, url, events, mode, secret, healthy, consecutive_failures AS "consecutiveFailures",
+const COLUMNS = `id, queue, url, events, mode, secret, confirm, healthy, consecutive_failures AS "consecutiveFailures",
   deliveries, successes, created_at AS "createdAt"`;
 
 /**
  * Registers a handler, or returns the one already registered for the same queue, URL and mode (a
- * Task Trigger re-activating must not pile up duplicates); its events are updated to the new ones.
+ * Task Trigger re-activating must not pile up duplicates); its events and `confirm` are updated to
+ * the new ones.
  */
 export async function upsertHandler(
 	db: Queryable,
-	h: { id: string; queue: string; url: string; events: HandlerEvent[]; mode: HandlerMode; secret: string },
+	h: { id: string; queue: string; url: string; events: HandlerEvent[]; mode: HandlerMode; secret: string; confirm: boolean },
 ): Promise<{ handler: HandlerRow; created: boolean }> {
 	// The unique (queue, url, mode) index makes concurrent registrations of one URL converge on one row.
 	const { rows } = await db.query<HandlerRow & { inserted: boolean }>(
-		`INSERT INTO handlers AS h (id, queue, url, events, mode, secret) VALUES ($1, $2, $3, $4, $5, $6)
-		 ON CONFLICT (queue, url, mode) DO UPDATE SET events = EXCLUDED.events
+		`INSERT INTO handlers AS h (id, queue, url, events, mode, secret, confirm) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		 ON CONFLICT (queue, url, mode) DO UPDATE SET events = EXCLUDED.events, confirm = EXCLUDED.confirm
 		 RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
-		[h.id, h.queue, h.url, h.events, h.mode, h.secret],
+		[h.id, h.queue, h.url, h.events, h.mode, h.secret, h.confirm],
 	);
 	const { inserted, ...handler } = rows[0];
 	return { handler, created: inserted };
@@ -61,7 +64,8 @@ export async function deleteHandler(db: Queryable, queue: string, id: string): P
 
 /**
  * Records delivery results per handler in one statement. A handler turns unhealthy after 3
- * failures in a row (n8n answers 404 while a workflow is inactive) and healthy on its next success.
+ * failures in a row (n8n answers 404 while a workflow is inactive, and an unmarked 200 while it
+ * boots: `unconfirmed` counts as a failure) and healthy on its next success.
  */
 export async function recordHandlerResults(
 	db: Queryable,

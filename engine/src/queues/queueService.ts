@@ -48,6 +48,7 @@ export function presentHandler(h: HandlerRow) {
 		url: h.url,
 		events: h.events,
 		mode: h.mode,
+		confirm: h.confirm,
 		secret: h.secret,
 		healthy: h.healthy,
 		createdAt: h.createdAt.toISOString(),
@@ -180,7 +181,7 @@ export class QueueService {
 
 	async addHandler(
 		queue: string,
-		input: { url: string; events?: HandlerEvent[]; mode?: HandlerMode },
+		input: { url: string; events?: HandlerEvent[]; mode?: HandlerMode; confirm?: boolean },
 	): Promise<{ handler: HandlerRow; created: boolean }> {
 		const url = checkTargetUrl(input.url, 'url', this.urlAllowList);
 		return withTransaction(this.pool, async (tx) => {
@@ -192,6 +193,7 @@ export class QueueService {
 				events: [...new Set<HandlerEvent>(input.events ?? ['task'])],
 				mode: input.mode ?? 'production',
 				secret: generateSecret(),
+				confirm: input.confirm ?? false,
 			});
 			await notify(tx, this.schema, 'queues', queue);
 			return result;

@@ -42,6 +42,12 @@ const HandlerBody = Type.Object(
 		url: Type.String({ minLength: 1, maxLength: 2048 }),
 		events: Type.Optional(Type.Array(Type.Enum(['task', 'batch']), { minItems: 1, maxItems: 2, uniqueItems: true })),
 		mode: Type.Optional(Type.Enum(['production', 'test'])),
+		confirm: Type.Optional(
+			Type.Boolean({
+				description:
+					'A 2xx completes a task only with the x-task-confirm marker (the Task Trigger registers this way); an unmarked 2xx is retried as "unconfirmed". Default false',
+			}),
+		),
 	},
 	{ additionalProperties: false },
 );
@@ -52,6 +58,7 @@ const HandlerResponse = Type.Object({
 	url: Type.String(),
 	events: Type.Array(Type.String()),
 	mode: Type.String(),
+	confirm: Type.Boolean(),
 	secret: Type.String(),
 	healthy: Type.Boolean(),
 	createdAt: Type.String(),
