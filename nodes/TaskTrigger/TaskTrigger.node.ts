@@ -9,15 +9,17 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { queueLocator, searchQueues } from '../shared/queueLocator';
+import { CONFIRM_HEADER, confirmationHeader } from './confirmation';
 import { deliveryOutput } from './deliveryOutput';
-import { handlerExists, registerHandler, removeHandler, secretsOf } from './handlerRegistration';
+import { handlerExists, handlerModeOf, registerHandler, registrationOf, removeHandler } from './handlerRegistration';
 import { signatureHeadersOf, verifySignature } from './signature';
 
 /**
  * Task Trigger: makes the workflow a worker of a queue. Its webhook is registered as the queue's
- * handler; every delivery's signature and timestamp are checked before the workflow starts, and
- * the engine gets its answer when the workflow finishes — a failed execution is a 500, so the
- * engine retries the task with backoff.
+ * handler (with `confirm`); every delivery's signature and timestamp are checked before the
+ * workflow starts, and the engine gets its answer when the workflow finishes — a failed execution
+ * is a 500, so the engine retries the task with backoff. Every answer to a verified delivery
+ * carries the confirmation marker, which the engine requires before it counts a 2xx as done.
  */
 export class TaskTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -94,18 +96,26 @@ export class TaskTrigger implements INodeType {
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const request = this.getRequestObject();
-		const verdict = verifySignature(
-			secretsOf(this.getWorkflowStaticData('node')),
-			signatureHeadersOf(request.headers),
-			request.rawBody,
-			Math.floor(Date.now() / 1000),
-		);
+		const response = this.getResponseObject();
+		const registration = registrationOf(this.getWorkflowStaticData('node'), handlerModeOf(this.getMode()));
+		if (registration === undefined) {
+			// No secret yet: n8n serves the webhook as soon as it is stored, but saves the node's
+			// static data only after every trigger's create hook has finished, and the engine may
+			// deliver in between (on every activation with tasks waiting). Nothing can be verified,
+			// so nothing runs; a 503 with Retry-After makes the engine try again in a second. (A
+			// secret that is present but does not verify stays a 401, below.)
+			response
+				.status(503)
+				.setHeader('Retry-After', '1')
+				.json({ error: { code: 'not_ready', message: 'The Task Trigger is still being activated: retry shortly' } });
+			return { noWebhookResponse: true };
+		}
+		const headers = signatureHeadersOf(request.headers);
+		const verdict = verifySignature([registration.secret], headers, request.rawBody, Math.floor(Date.now() / 1000));
 		if (!verdict.ok) {
 			// Answered here, without starting the workflow. A 4xx other than 404/408/410/425/429
 			// makes the engine fail the delivery at once (a dead letter, redrivable), not retry it.
-			this.getResponseObject()
-				.status(401)
-				.json({ error: { code: 'invalid_signature', message: `Delivery rejected: ${verdict.reason}` } });
+			response.status(401).json({ error: { code: 'invalid_signature', message: `Delivery rejected: ${verdict.reason}` } });
 			return { noWebhookResponse: true };
 		}
 		// Parsed from the verified bytes, not from n8n's parsed body, so what runs is what was signed.
@@ -113,11 +123,14 @@ export class TaskTrigger implements INodeType {
 		try {
 			body = JSON.parse(request.rawBody.toString('utf8')) as IDataObject;
 		} catch {
-			this.getResponseObject()
-				.status(400)
-				.json({ error: { code: 'invalid_body', message: 'The delivery body is not JSON' } });
+			response.status(400).json({ error: { code: 'invalid_body', message: 'The delivery body is not JSON' } });
 			return { noWebhookResponse: true };
 		}
+		// The marker goes on the response now and stays on whatever n8n answers once the workflow
+		// has run (responseMode 'lastNode' keeps headers set here): 200 with the last node's item,
+		// or 500 when the execution failed — which the engine retries whatever the marker says.
+		const marker = confirmationHeader(verdict.secret, headers.id as string, body.attempt, headers.timestamp as string);
+		if (marker !== undefined) response.setHeader(CONFIRM_HEADER, marker);
 		return { workflowData: [this.helpers.returnJsonArray(deliveryOutput(body))] };
 	}
 }

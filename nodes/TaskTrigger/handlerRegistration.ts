@@ -35,19 +35,13 @@ export function registrationOf(staticData: IDataObject, mode: HandlerMode): Regi
 	return typeof value?.handlerId === 'string' && typeof value.secret === 'string' ? value : undefined;
 }
 
-/** Every secret the node currently holds (production and test), for verifying a delivery. */
-export function secretsOf(staticData: IDataObject): string[] {
-	return (['production', 'test'] as const)
-		.map((mode) => registrationOf(staticData, mode)?.secret)
-		.filter((secret): secret is string => secret !== undefined);
-}
-
 interface Handler {
 	id: string;
 	url: string;
 	mode: string;
 	events: string[];
 	secret: string;
+	confirm?: boolean;
 }
 
 function handlerPath(registration: Pick<Registration, 'queue' | 'handlerId'>): string {
@@ -76,13 +70,15 @@ export async function handlerExists(this: IHookFunctions): Promise<boolean> {
 			registration.queue === wanted.queue &&
 			handler.url === wanted.url &&
 			handler.mode === wanted.mode &&
+			handler.confirm === true &&
 			[...handler.events].sort().join() === wanted.events.join();
 		if (current) {
 			// The engine is the source of truth for the secret (it may have been re-created).
 			staticData[wanted.mode] = { ...registration, secret: handler.secret };
 			return true;
 		}
-		// Registered for another queue, URL or events: remove it, so create() registers the right one.
+		// Registered for another queue, URL or events (or without confirmation, by an older version of
+		// this node): remove it, so create() registers the right one.
 		await engineRequest(this, { method: 'DELETE', path: handlerPath(registration) });
 	} catch (error) {
 		// 404: the handler (or its queue) is gone, so it does not exist; anything else is a real failure.
@@ -103,10 +99,12 @@ export async function registerHandler(this: IHookFunctions): Promise<boolean> {
 		}
 	}
 	// The same URL and mode again returns the existing handler (200), so this is safe to repeat.
+	// `confirm`: the engine completes a task only when the answer carries this trigger's marker
+	// (see confirmation.ts), so n8n's 200 while it boots can never pass for a finished workflow.
 	const handler = await engineRequest<Handler>(this, {
 		method: 'POST',
 		path: `/v1/queues/${pathSegment(wanted.queue)}/handlers`,
-		body: { url: wanted.url, events: wanted.events, mode: wanted.mode },
+		body: { url: wanted.url, events: wanted.events, mode: wanted.mode, confirm: true },
 	});
 	const registration: Registration = {
 		handlerId: handler.id,

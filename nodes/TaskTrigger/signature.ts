@@ -21,8 +21,9 @@ export interface SignatureHeaders {
 	signature: unknown;
 }
 
+/** `secret`: the one that verified the delivery (it also keys the confirmation marker). */
 export type SignatureVerdict =
-	| { ok: true }
+	| { ok: true; secret: string }
 	| { ok: false; reason: 'malformed' | 'timestamp_out_of_window' | 'bad_signature' };
 
 /** The headers of a request (Node lowercases header names). */
@@ -35,7 +36,7 @@ export function signatureHeadersOf(headers: Record<string, unknown>): SignatureH
 }
 
 /** The HMAC key of a `whsec_…` secret, or `undefined` for a secret that is not one. */
-function keyOf(secret: string): Buffer | undefined {
+export function keyOf(secret: string): Buffer | undefined {
 	if (!secret.startsWith(SECRET_PREFIX)) return undefined;
 	const encoded = secret.slice(SECRET_PREFIX.length);
 	if (encoded.length === 0 || !BASE64.test(encoded)) return undefined;
@@ -85,7 +86,7 @@ export function verifySignature(
 		);
 		// Compared as base64 text: a lenient base64 decoder would accept variants of a signature.
 		if (presented.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected))) {
-			return { ok: true };
+			return { ok: true, secret };
 		}
 	}
 	return { ok: false, reason: 'bad_signature' };

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { Webhook } from 'standardwebhooks';
 import { TaskTrigger } from '../../nodes/TaskTrigger/TaskTrigger.node';
+import { confirmationHeader } from '../../nodes/TaskTrigger/confirmation';
 import { verifySignature } from '../../nodes/TaskTrigger/signature';
 import { eventually } from '../helpers/engine.js';
 import { triggerHarness, type TriggerHarness } from './harness.js';
@@ -24,10 +25,33 @@ const { vectors } = JSON.parse(readFileSync(new URL('../vectors/standard-webhook
 const secretsOf = (v: Vector) => (Array.isArray(v.secret) ? v.secret : [v.secret]);
 const headersOf = (v: Vector, signature = v.signature) => ({ id: v.id, timestamp: String(v.timestamp), signature });
 
+interface ConfirmVector {
+	name: string;
+	secret: string;
+	id: string;
+	attempt: number;
+	timestamp: number;
+	header: string;
+}
+const confirmVectors = (JSON.parse(readFileSync(new URL('../vectors/task-confirm.json', import.meta.url), 'utf8')) as { vectors: ConfirmVector[] }).vectors;
+
+describe('confirmation marker (shared vectors)', () => {
+	it.each(confirmVectors.map((v) => [v.name, v] as const))('computes %s as the engine expects it', (_name, v) => {
+		expect(confirmationHeader(v.secret, v.id, v.attempt, String(v.timestamp))).toBe(v.header);
+	});
+
+	it('gives no marker without a usable attempt number or secret', () => {
+		const v = confirmVectors[0]!;
+		expect(confirmationHeader(v.secret, v.id, String(v.attempt), String(v.timestamp))).toBeUndefined();
+		expect(confirmationHeader(v.secret, v.id, undefined, String(v.timestamp))).toBeUndefined();
+		expect(confirmationHeader('not-a-whsec-secret', v.id, v.attempt, String(v.timestamp))).toBeUndefined();
+	});
+});
+
 describe('signature verification (shared Standard Webhooks vectors)', () => {
 	it.each(vectors.map((v) => [v.name, v] as const))('accepts %s with each of its secrets alone', (_name, v) => {
 		for (const secret of secretsOf(v)) {
-			expect(verifySignature([secret], headersOf(v), Buffer.from(v.body, 'utf8'), v.timestamp)).toEqual({ ok: true });
+			expect(verifySignature([secret], headersOf(v), Buffer.from(v.body, 'utf8'), v.timestamp)).toEqual({ ok: true, secret });
 		}
 	});
 
@@ -45,8 +69,8 @@ describe('signature verification (shared Standard Webhooks vectors)', () => {
 	it('allows 5 minutes of clock difference either way, not more', () => {
 		const v = vectors.find((vector) => vector.name === 'task-delivery')!;
 		const check = (now: number) => verifySignature(secretsOf(v), headersOf(v), Buffer.from(v.body, 'utf8'), now);
-		expect(check(v.timestamp + 300)).toEqual({ ok: true });
-		expect(check(v.timestamp - 300)).toEqual({ ok: true });
+		expect(check(v.timestamp + 300)).toMatchObject({ ok: true });
+		expect(check(v.timestamp - 300)).toMatchObject({ ok: true });
 		expect(check(v.timestamp + 301)).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
 		expect(check(v.timestamp - 301)).toEqual({ ok: false, reason: 'timestamp_out_of_window' });
 	});
@@ -121,7 +145,8 @@ describe('Task Trigger', () => {
 			expect(await t.hook('create', 'production')).toBe(true);
 
 			const [handler] = await handlersOf('orders');
-			expect(handler).toMatchObject({ url: `${server.webhookBaseUrl}/${t.node.webhookId}/webhook`, mode: 'production', events: ['task'] });
+			// confirm: the engine completes its tasks only with the trigger's marker on a 2xx.
+			expect(handler).toMatchObject({ url: `${server.webhookBaseUrl}/${t.node.webhookId}/webhook`, mode: 'production', events: ['task'], confirm: true });
 			expect(t.staticData.production).toMatchObject({ handlerId: handler!.id, secret: handler!.secret, queue: 'orders' });
 			expect(await t.hook('checkExists', 'production')).toBe(true);
 
@@ -177,6 +202,19 @@ describe('Task Trigger', () => {
 			expect(await handlersOf('orders')).toEqual([]);
 			delete t.staticData.production;
 		});
+
+		it('replaces a handler registered without confirmation (by an older version of the node)', async () => {
+			const t = newTrigger({ queue: byName('orders') });
+			await t.hook('create', 'production');
+			const [handler] = await handlersOf('orders');
+			// The same URL registered again without `confirm` turns it off, as an older node would have left it.
+			const old = await engine.api<IDataObject>('POST', '/v1/queues/orders/handlers', { url: handler!.url, events: ['task'] });
+			expect(old.body).toMatchObject({ id: handler!.id, confirm: false });
+			expect(await t.hook('checkExists', 'production')).toBe(false);
+			expect(await handlersOf('orders')).toEqual([]);
+			await t.hook('create', 'production');
+			expect(await handlersOf('orders')).toEqual([expect.objectContaining({ confirm: true })]);
+		});
 	});
 
 	describe('deliveries', () => {
@@ -213,6 +251,40 @@ describe('Task Trigger', () => {
 				return task.state === 'completed' && task;
 			}, 15_000, 'completion');
 			expect((done.result as IDataObject).orderId).toBe('o-1');
+			// The answer carried the marker for this task and attempt, so the engine took the 200 as done.
+			const secret = (t.staticData.production as IDataObject).secret as string;
+			expect(call.responseHeaders?.['x-task-confirm']).toBe(
+				confirmationHeader(secret, String(enqueued.body.id), 1, String(call.headers['webhook-timestamp'])),
+			);
+			expect(done.attempts).toEqual([expect.objectContaining({ number: 1, statusCode: 200, errorClass: null })]);
+		});
+
+		it('answers 503 with Retry-After: 1 while it holds no secret yet, and the engine delivers again once it does', async () => {
+			const t = newTrigger({ queue: byName('activating') });
+			await t.hook('create', 'production');
+			// n8n serves the webhook and the engine has the handler, but n8n has not yet saved the
+			// node's static data (it does so after every create hook has finished): no secret here.
+			const registration = t.staticData.production;
+			delete t.staticData.production;
+			const enqueued = await engine.api<IDataObject>('POST', '/v1/tasks', { queue: 'activating', name: 'early', payload: { n: 1 } });
+			const forTask = () => server.calls.filter((c) => c.headers['webhook-id'] === enqueued.body.id);
+			const early = await eventually(() => forTask().find((c) => c.status === 503), 15_000, 'a delivery before the static data is saved');
+			expect(early.output).toBeUndefined();
+			expect(early.responseHeaders).toMatchObject({ 'retry-after': '1' });
+
+			t.staticData.production = registration;
+			const done = await eventually(async () => {
+				const task = (await engine.api<IDataObject>('GET', `/v1/tasks/${String(enqueued.body.id)}`)).body;
+				return ['completed', 'failed'].includes(task.state as string) && task;
+			}, 15_000, 'completion once the secret is there');
+			expect(done.state).toBe('completed');
+			const attempts = done.attempts as IDataObject[];
+			expect(attempts.at(-1)).toMatchObject({ statusCode: 200, errorClass: null });
+			expect(attempts.slice(0, -1).every((a) => a.statusCode === 503)).toBe(true);
+			// Retry-After: 1 was honoured (the queue's default backoff would wait a minute).
+			expect(Date.parse(attempts.at(-1)!.startedAt as string) - Date.parse(attempts.at(-2)!.startedAt as string)).toBeLessThan(5_000);
+			// The workflow ran once: only the last delivery reached it.
+			expect(forTask().filter((c) => c.output !== undefined)).toHaveLength(1);
 		});
 
 		it('puts a payload that is not an object under payload', async () => {
@@ -244,7 +316,7 @@ describe('Task Trigger', () => {
 			async function post(t: TriggerHarness, body: string, headers: Record<string, string>, mode: 'production' | 'test' = 'production') {
 				const base = mode === 'test' ? server.webhookTestBaseUrl : server.webhookBaseUrl;
 				const res = await fetch(`${base}/${t.node.webhookId}/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-				return { status: res.status, body: await res.text(), call: server.calls.at(-1)! };
+				return { status: res.status, headers: res.headers, body: await res.text(), call: server.calls.at(-1)! };
 			}
 
 			function signed(secret: string, id: string, body: string, at = new Date()) {
@@ -278,6 +350,43 @@ describe('Task Trigger', () => {
 				const unsigned = await post(t, body, {});
 				expect(unsigned.status).toBe(401);
 				expect(unsigned.call.output).toBeUndefined();
+				// None of these answers carries a confirmation.
+				for (const answer of [wrong, old, tampered, unsigned]) expect(answer.headers.get('x-task-confirm')).toBeNull();
+			});
+
+			it('answers 503 with Retry-After: 1 and runs nothing while it holds no secret for that URL', async () => {
+				// Never activated (or activated, with the static data not yet saved): no production secret.
+				const t = newTrigger({ queue: byName('orders') });
+				const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+				const early = await post(t, body, signed(secret, 'tsk_crafted', body));
+				expect(early.status).toBe(503);
+				expect(early.headers.get('retry-after')).toBe('1');
+				expect(early.headers.get('x-task-confirm')).toBeNull();
+				expect(JSON.parse(early.body)).toEqual({ error: { code: 'not_ready', message: 'The Task Trigger is still being activated: retry shortly' } });
+				expect(early.call.output).toBeUndefined();
+
+				// A test handler's secret does not make the production URL ready, nor the other way round.
+				await t.hook('create', 'test');
+				expect((await post(t, body, signed((t.staticData.test as IDataObject).secret as string, 'tsk_crafted', body))).status).toBe(503);
+				await t.hook('delete', 'test');
+				await t.hook('create', 'production');
+				expect((await post(t, body, signed(secret, 'tsk_crafted', body), 'test')).status).toBe(503);
+				// With the secret present, a wrong signature is a 401 again.
+				expect((await post(t, body, signed(secret, 'tsk_crafted', body))).status).toBe(401);
+			});
+
+			it('marks the answer with the confirmation of this task and attempt', async () => {
+				const t = newTrigger({ queue: byName('orders') });
+				await t.hook('create', 'production');
+				const secret = (t.staticData.production as IDataObject).secret as string;
+				const headers = signed(secret, 'tsk_crafted', body);
+				const res = await post(t, body, headers);
+				expect(res.status).toBe(200);
+				expect(res.headers.get('x-task-confirm')).toBe(confirmationHeader(secret, 'tsk_crafted', 1, headers['webhook-timestamp']));
+				// The failed execution's 500 is marked too; the engine retries it whatever the marker says.
+				failNext = 1;
+				const failed = await post(t, body, signed(secret, 'tsk_crafted', body));
+				expect(failed.status).toBe(500);
 			});
 
 			it('accepts a retry of an id it has already seen, with a fresh timestamp and signature', async () => {

@@ -8,6 +8,8 @@ export interface WebhookCall {
 	mode: 'production' | 'test';
 	headers: http.IncomingHttpHeaders;
 	status: number;
+	/** The headers of the answer, once it has been sent. */
+	responseHeaders?: http.OutgoingHttpHeaders;
 	/** The items the trigger handed to the workflow; undefined when it answered by itself (401). */
 	output?: IDataObject[];
 }
@@ -17,7 +19,7 @@ export interface WebhookCall {
  * production (`/webhook/…`) and test (`/webhook-test/…`) paths, the raw body kept as n8n keeps it
  * (`req.rawBody`), an Express-style response, and `responseMode: 'lastNode'` for a one-node
  * workflow: 200 with the first output item, or 500 `Error in workflow` when `failWorkflow` says
- * the execution failed.
+ * the execution failed. As in n8n, headers the trigger set on the response stay on that answer.
  */
 export async function startWebhookServer(options: { failWorkflow?: (output: IDataObject[]) => boolean } = {}) {
 	let trigger: TriggerHarness | undefined;
@@ -58,6 +60,7 @@ export async function startWebhookServer(options: { failWorkflow?: (output: IDat
 				});
 				const call: WebhookCall = { mode, headers: req.headers, status: 0 };
 				calls.push(call);
+				res.once('finish', () => (call.responseHeaders = res.getHeaders()));
 				try {
 					const result = await trigger.webhook(request, response, mode);
 					if (result.noWebhookResponse) {
