@@ -45,6 +45,8 @@ export interface Scenarios {
 	update(id: string, workflow: WorkflowJson): Promise<void>;
 	/** Deactivates a workflow and waits until n8n has removed its triggers. */
 	deactivate(id: string): Promise<void>;
+	/** Activates a workflow again (after `deactivate`) and waits until n8n has published it. */
+	activate(id: string): Promise<void>;
 	/** The workflow as n8n stores it (with the webhook ids it assigned). */
 	getWorkflow(id: string): Promise<WorkflowJson & { id: string }>;
 	/**
@@ -120,6 +122,10 @@ export function scenarios(h: Harness): Scenarios {
 			await h.deactivate(id);
 			await settled(id, null);
 		},
+		async activate(id) {
+			await h.activate(id);
+			await settled(id, (await getWorkflow(id)).activeVersionId ?? null);
+		},
 		getWorkflow,
 		async liveHandlers(queue, count = 1) {
 			const handlers = await eventually(async () => {
@@ -131,7 +137,8 @@ export function scenarios(h: Harness): Scenarios {
 				await eventually(async () => {
 					const res = await fetch(handler.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
 					await res.arrayBuffer();
-					if (res.status === 404) return undefined;
+					// 404: n8n does not serve it yet; 503: it does, but has not saved the trigger's secret yet.
+					if (res.status === 404 || res.status === 503) return undefined;
 					if (res.status !== 401) throw new Error(`an unsigned POST to ${handler.url} answered ${res.status}, not 401`);
 					return true;
 				}, 30_000, `n8n to serve the Task Trigger webhook ${handler.url}`);
