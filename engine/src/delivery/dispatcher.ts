@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { handlersFor, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
-import type { HandlerEvent } from '../queues/handlerSql.js';
+import type { HandlerEvent, HandlerRow } from '../queues/handlerSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import { claimDueTasks } from './claim.js';
 import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
@@ -178,13 +178,15 @@ export class Dispatcher {
 			// The last handler went away between claim and delivery: give the attempt back.
 			outcome = { kind: 'retry', errorClass: 'aborted', error: 'no handler registered for the queue', durationMs: 0, responseSnippet: null };
 		}
-		const release = !target || releasing();
-		this.log.debug({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, statusCode: 'statusCode' in outcome ? outcome.statusCode : undefined }, 'attempt finished');
+		const starting = handler !== undefined && handlerStarting(handler, outcome, now);
+		const release = !target || releasing() || starting;
+		this.log.debug({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, statusCode: 'statusCode' in outcome ? outcome.statusCode : undefined, handlerStarting: starting }, 'attempt finished');
 		if (outcome.kind !== 'delivered' && !release) {
 			// Whether this was the last attempt is settlement's decision; the log says if the answer allows a retry.
 			this.log.warn({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, retryable: outcome.kind === 'retry', error: outcome.error }, 'attempt failed');
 		}
-		await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release });
+		const releaseDelaySeconds = starting && outcome.kind === 'retry' ? Math.min(outcome.retryAfterSeconds ?? 1, HANDLER_STARTUP_MAX_WAIT_SECONDS) : 0;
+		await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release, releaseDelaySeconds });
 		for (const observer of this.observers) observer(task, outcome);
 	}
 
@@ -224,6 +226,22 @@ export class Dispatcher {
 	isInFlight(taskId: string): boolean {
 		return this.inFlight.has(taskId);
 	}
+}
+
+/** How long after its registration a handler may still be starting up. */
+const HANDLER_STARTUP_GRACE_MS = 30_000;
+const HANDLER_STARTUP_MAX_WAIT_SECONDS = 5;
+
+/**
+ * A handler registered moments ago that answers "not yet" (503, or n8n's 404 while a workflow
+ * activates) is starting up, not failing: a Task Trigger is registered before n8n has saved its
+ * secret, and answers 503 + Retry-After until then. Such an attempt is given back rather than charged,
+ * so tasks waiting for a re-activated workflow never burn their retries on its start; the window is
+ * bounded, so a handler that keeps refusing is charged as usual once it is past.
+ */
+function handlerStarting(handler: HandlerRow, outcome: DeliveryOutcome, now: Date): boolean {
+	if (outcome.kind !== 'retry' || (outcome.statusCode !== 503 && outcome.statusCode !== 404)) return false;
+	return now.getTime() - handler.createdAt.getTime() < HANDLER_STARTUP_GRACE_MS;
 }
 
 /** The claim loop of one queue. */

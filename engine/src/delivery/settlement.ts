@@ -20,8 +20,12 @@ export interface AttemptResult {
 	startedAt: Date;
 	outcome: DeliveryOutcome | LostDelivery;
 	handlerId: string | null;
-	/** Give the attempt back: recorded, but not charged to the budget, and due again at once (shutdown). */
+	/**
+	 * Give the attempt back: recorded, but not charged to the budget, and due again after
+	 * `releaseDelaySeconds` (0: at once, as at shutdown).
+	 */
 	release?: boolean;
+	releaseDelaySeconds?: number;
 }
 
 /** A delivery whose outcome nobody saw: the engine died or the lease ran out. */
@@ -40,7 +44,7 @@ export function decideTransition(a: AttemptResult, random: () => number = Math.r
 	const { outcome, task } = a;
 	if (outcome.kind === 'delivered') return { state: 'completed', result: outcome.result };
 	if (outcome.kind === 'failed') return { state: 'failed' };
-	if (a.release) return { state: 'retrying', delaySeconds: 0, budgetBase: task.budgetBase + 1 };
+	if (a.release) return { state: 'retrying', delaySeconds: a.releaseDelaySeconds ?? 0, budgetBase: task.budgetBase + 1 };
 	const used = task.attemptCount - task.budgetBase;
 	if (used >= task.retry.limit + 1) return { state: 'failed' };
 	const retryAfterSeconds = outcome.kind === 'retry' ? outcome.retryAfterSeconds : undefined;
