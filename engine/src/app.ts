@@ -73,9 +73,15 @@ export interface EngineOptions {
  * in that order. `main.ts` only calls this, listens, and stops it on a signal.
  */
 export async function createEngine(config: Config, log: Logger, options: EngineOptions = {}): Promise<Engine> {
+	for (const warning of config.warnings) log.warn(warning);
 	const embedded = config.databaseUrl
 		? null
-		: await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log: log.child({ component: 'embedded-postgres' }) });
+		: await startEmbeddedPostgres({
+				dataDir: config.dataDir,
+				port: config.embeddedPgPort,
+				sharedDir: config.embeddedPgSharedDir,
+				log: log.child({ component: 'embedded-postgres' }),
+			});
 	const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgres).connectionString;
 	const schema = config.databaseSchema;
 	const engineId = randomUUID();
@@ -97,6 +103,9 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		closers.push(() => dispatch.stop());
 
 		const keys = await provisionApiKeys(pool, config.apiKeys, config.dataDir);
+		if (keys.revoked > 0) {
+			log.info({ revoked: keys.revoked }, config.apiKeys.length > 0 ? 'API keys not in API_KEYS were revoked' : 'API_KEYS is unset: only the generated key is valid; the others were revoked');
+		}
 		const verifier = new ApiKeyVerifier(pool);
 		await verifier.reload();
 
@@ -106,8 +115,8 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 
 		const catalog = new QueueCatalog(pool);
 		await catalog.loadAll();
-		const queues = new QueueService(pool, dispatch, schema, config.urlHostAllowList);
-		const deliveryClient = options.deliveryClient ?? createDeliveryClient({ resultLimitBytes: config.resultLimitBytes, snippetLimitBytes: config.resultLimitBytes });
+		const queues = new QueueService(pool, dispatch, schema, config.targetPolicy);
+		const deliveryClient = options.deliveryClient ?? createDeliveryClient({ resultLimitBytes: config.resultLimitBytes, snippetLimitBytes: config.resultLimitBytes, targetPolicy: config.targetPolicy });
 		closers.push(async () => deliveryClient.close());
 		const events = new TaskEvents();
 		const settlement = new SettlementWriter(pool, dispatch, schema, log.child({ component: 'settlement' }), events);
@@ -201,6 +210,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		const server = await buildServer({
 			log,
 			bodyLimitBytes: config.bodyLimitBytes,
+			payloadMaxDepth: config.payloadMaxDepth,
 			verifier,
 			metricsAuth: config.metricsAuth,
 			routes: async (app) => {

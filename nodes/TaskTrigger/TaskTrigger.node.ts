@@ -107,6 +107,8 @@ export class TaskTrigger implements INodeType {
 			response
 				.status(503)
 				.setHeader('Retry-After', '1')
+				// The engine gives such an attempt back (uncharged) while the handler is newly registered.
+				.setHeader('x-task-handler-starting', 'true')
 				.json({ error: { code: 'not_ready', message: 'The Task Trigger is still being activated: retry shortly' } });
 			return { noWebhookResponse: true };
 		}

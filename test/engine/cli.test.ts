@@ -29,11 +29,25 @@ describe('task-engine command', () => {
 	});
 
 	it('stops with one line when DATABASE_URL is unreachable', () => {
-		const r = run(['start'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', API_KEYS: TEST_API_KEY });
+		// The key comes as a flag here: the engine warns that `ps` shows it (and never prints the key).
+		const r = run(['start', '--api-keys', TEST_API_KEY], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' });
 		expect(r.status).not.toBe(0);
 		const lines = r.stderr.trim().split('\n');
 		expect(lines[lines.length - 1]).toMatch(/^task-engine: DATABASE_URL: cannot connect to the database/);
 		expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack dump
+		expect(r.stderr).toContain('API_KEYS was given as --api-keys: every user of this machine can read command lines (ps); use API_KEYS_FILE or the environment');
+		expect(r.stderr.replace(/--api-keys/g, '')).not.toContain(TEST_API_KEY);
+	});
+
+	it('refuses the retired URL_HOST_ALLOW_LIST with one line naming TARGET_ALLOW', () => {
+		const r = run(['start'], { URL_HOST_ALLOW_LIST: 'localhost' });
+		expect(r.status).not.toBe(0);
+		expect(r.stderr.trim()).toBe(
+			'task-engine: URL_HOST_ALLOW_LIST was replaced by TARGET_ALLOW (host names, *.suffix patterns and CIDRs, checked on the address connected to): rename it',
+		);
+		const help = run(['--help']).stdout;
+		for (const name of ['TARGET_ALLOW', 'API_KEYS_FILE', 'DATABASE_URL_FILE', 'EMBEDDED_PG_SHARED_DIR', 'key[:scope]']) expect(help).toContain(name);
+		expect(help).not.toContain('URL_HOST_ALLOW_LIST');
 	});
 
 	it('uses DATABASE_URL, answers ready, and stops cleanly on SIGTERM', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,9 +39,15 @@ async function dataDir(): Promise<string> {
 	return dir;
 }
 
-async function start(dir: string, port: number): Promise<EmbeddedPostgres> {
+/** A root-owned 0755 folder under the temporary folder, for EMBEDDED_PG_SHARED_DIR (never /var/lib or /var/tmp). */
+async function sharedRoot(): Promise<string> {
+	const base = await dataDir();
+	return path.join(base, 'shared');
+}
+
+async function start(dir: string, port: number, sharedDir?: string): Promise<EmbeddedPostgres> {
 	const t = performance.now();
-	const db = await startEmbeddedPostgres({ dataDir: dir, port, log });
+	const db = await startEmbeddedPostgres({ dataDir: dir, port, log, sharedDir: sharedDir ?? (await sharedRoot()) });
 	clusterDirs.add(db.clusterDir);
 	console.log(`start (${db.startedHere ? 'started here' : 'reused'}): ${Math.round(performance.now() - t)} ms`);
 	return db;
@@ -193,7 +199,7 @@ describe('embedded PostgreSQL', () => {
 		const blocker = net.createServer();
 		await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
 		try {
-			const failure = await startEmbeddedPostgres({ dataDir: await dataDir(), port, log }).catch((e: unknown) => e);
+			const failure = await startEmbeddedPostgres({ dataDir: await dataDir(), port, log, sharedDir: await sharedRoot() }).catch((e: unknown) => e);
 			expect(failure).toBeInstanceOf(EmbeddedPostgresError);
 			expect((failure as Error).message).toContain('EMBEDDED_PG_PORT');
 			expect((failure as Error).message).not.toContain('\n');
@@ -202,20 +208,30 @@ describe('embedded PostgreSQL', () => {
 		}
 	});
 
-	it.skipIf(process.getuid?.() !== 0)('places the cluster elsewhere when the postgres user cannot reach DATA_DIR', async () => {
+	it.skipIf(process.getuid?.() !== 0)('places the cluster in EMBEDDED_PG_SHARED_DIR when the postgres user cannot reach DATA_DIR', async () => {
 		const privateParent = await mkdtemp(path.join(os.tmpdir(), 'embedded-pg-private-')); // 0700, owned by root
 		cleanupPaths.push(privateParent);
 		const dir = path.join(privateParent, 'data');
-		const db = await start(dir, await freePort());
-		cleanupPaths.push(path.dirname(db.clusterDir));
-		expect(db.clusterDir).toMatch(/^\/var\/tmp\/task-engine-postgres\/clusters\/[0-9a-f]{16}\/pg$/);
+		const shared = await sharedRoot();
+		const db = await start(dir, await freePort(), shared);
+		expect(db.clusterDir).toMatch(new RegExp(`^${shared}/clusters/[0-9a-f]{16}/pg$`));
+		expect((await stat(shared)).mode & 0o7777).toBe(0o755);
 		expect((await readFile(path.join(dir, 'pg-cluster-location'), 'utf8')).trim()).toBe(db.clusterDir);
 		await query(db, 'CREATE TABLE t (v int)');
 		await stop(db);
 
-		const again = await start(dir, await freePort());
+		const again = await start(dir, await freePort(), shared);
 		expect(again.clusterDir).toBe(db.clusterDir);
 		expect(await query(again, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 0 }]);
 		await stop(again);
+
+		// A cluster outside the shared folder (where earlier versions kept it: /var/tmp, which temp
+		// cleaners age out; here a previous EMBEDDED_PG_SHARED_DIR) moves into it, data and all.
+		const moved = await start(dir, await freePort(), await sharedRoot());
+		expect(moved.clusterDir).not.toBe(db.clusterDir);
+		expect(existsSync(db.clusterDir)).toBe(false);
+		expect((await readFile(path.join(dir, 'pg-cluster-location'), 'utf8')).trim()).toBe(moved.clusterDir);
+		expect(await query(moved, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 0 }]);
+		await stop(moved);
 	});
 });

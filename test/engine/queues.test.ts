@@ -4,7 +4,7 @@ import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 describe('queues and handlers', () => {
 	let te: TestEngine;
 	beforeAll(async () => {
-		te = await startTestEngine({ URL_HOST_ALLOW_LIST: '127.0.0.1,localhost' });
+		te = await startTestEngine({ TARGET_ALLOW: '127.0.0.1,localhost' });
 	});
 	afterAll(async () => te?.stop());
 
@@ -119,7 +119,8 @@ describe('queues and handlers', () => {
 			['ftp://127.0.0.1/x', 'http'],
 			['http://user:pw@127.0.0.1/x', 'credentials'],
 			['not a url', 'absolute'],
-			['http://example.com/hook', 'URL_HOST_ALLOW_LIST'],
+			['http://10.1.2.3/hook', 'TARGET_ALLOW'],
+			['http://169.254.169.254/hook', 'link-local'],
 		]) {
 			const res = await te.api('POST', '/v1/queues/hq/handlers', { url });
 			expect(res.status, url).toBe(400);

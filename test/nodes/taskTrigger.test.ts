@@ -270,7 +270,7 @@ describe('Task Trigger', () => {
 			const forTask = () => server.calls.filter((c) => c.headers['webhook-id'] === enqueued.body.id);
 			const early = await eventually(() => forTask().find((c) => c.status === 503), 15_000, 'a delivery before the static data is saved');
 			expect(early.output).toBeUndefined();
-			expect(early.responseHeaders).toMatchObject({ 'retry-after': '1' });
+			expect(early.responseHeaders).toMatchObject({ 'retry-after': '1', 'x-task-handler-starting': 'true' });
 
 			t.staticData.production = registration;
 			const done = await eventually(async () => {
@@ -361,6 +361,7 @@ describe('Task Trigger', () => {
 				const early = await post(t, body, signed(secret, 'tsk_crafted', body));
 				expect(early.status).toBe(503);
 				expect(early.headers.get('retry-after')).toBe('1');
+				expect(early.headers.get('x-task-handler-starting')).toBe('true');
 				expect(early.headers.get('x-task-confirm')).toBeNull();
 				expect(JSON.parse(early.body)).toEqual({ error: { code: 'not_ready', message: 'The Task Trigger is still being activated: retry shortly' } });
 				expect(early.call.output).toBeUndefined();

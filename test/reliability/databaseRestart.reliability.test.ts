@@ -61,6 +61,10 @@ test('the engine survives its database restarting under load, loses nothing and 
 		await controlEmbeddedCluster(clusterDir, 'stop', { port: pgPort, log: silentLogger() });
 		const deliveredBeforeOutage = handler.totalRequests();
 		const notReady = await waitFor('readiness to say not ready', 5_000, async () => ((await ready()) === 503 ? 503 : false));
+		// The API says so too, in its error shape, and writes nothing (a client may simply retry).
+		const duringOutage = await engine.api('POST', '/v1/tasks', { queue: 'pg', name: 'during-outage', url: handler.url });
+		expect(duringOutage.status).toBe(503);
+		expect(duringOutage.body.error.code).toBe('database_unavailable');
 		await new Promise((r) => setTimeout(r, OUTAGE_MS - (Date.now() - stoppedAt)));
 		const aliveAfterOutage = engine.process.child.exitCode === null && engine.process.child.signalCode === null;
 		expect(aliveAfterOutage).toBe(true);

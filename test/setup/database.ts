@@ -24,7 +24,13 @@ export async function setup(project: TestProject): Promise<void> {
 		const dataDir = path.join(os.tmpdir(), 'background-tasks-test-pg');
 		await mkdir(dataDir, { recursive: true });
 		await chmod(dataDir, 0o755);
-		embedded = await startEmbeddedPostgres({ dataDir, port: Number(process.env.TEST_EMBEDDED_PG_PORT ?? 54391), log: silentLogger() });
+		embedded = await startEmbeddedPostgres({
+			dataDir,
+			port: Number(process.env.TEST_EMBEDDED_PG_PORT ?? 54391),
+			// Only used when the postgres OS user cannot reach dataDir or the binaries; never the machine's /var/lib.
+			sharedDir: path.join(os.tmpdir(), 'background-tasks-test-pg-shared'),
+			log: silentLogger(),
+		});
 		url = embedded.connectionString;
 	}
 	project.provide('databaseUrl', url);

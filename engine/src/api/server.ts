@@ -1,25 +1,27 @@
 import fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { Type } from 'typebox';
 import type { Logger } from '../log.js';
 import { DomainError } from '../errors.js';
+import { isConnectionError } from '../db/pool.js';
 import type { ApiKeyVerifier } from '../auth/apiKeys.js';
-import { toFieldProblems, validatorCompiler } from './validation.js';
-
-/** Routes reachable without a key: probes and docs. Exact paths (plus the docs' own assets). */
-const PUBLIC_PATHS = new Set(['/v1/health', '/v1/health/ready', '/openapi.json', '/docs']);
+import { addAccessControl } from './access.js';
+import { findBrokenQueryEncoding, findUnexpectedBody, findUnstorableText } from './inputScreen.js';
+import { strictUtf8JsonParser } from './jsonBody.js';
+import { clientErrorHandler, errorBody, frameworkErrors, MAX_PARAM_LENGTH } from './protocolErrors.js';
+import { ErrorBody } from './schemas/common.js';
+import { createValidatorCompiler, toFieldProblems } from './validation.js';
 
 export interface ServerOptions {
 	log: Logger;
 	bodyLimitBytes: number;
+	/** Deepest nesting of a payload or batch items (PAYLOAD_MAX_DEPTH). */
+	payloadMaxDepth: number;
 	verifier: ApiKeyVerifier;
 	metricsAuth: boolean;
 	/** Registers the resource plugins (one per resource). */
 	routes: (app: FastifyInstance) => Promise<void>;
-}
-
-function errorBody(code: string, message: string, details: unknown[] = []) {
-	return { error: { code, message, details } };
 }
 
 /**
@@ -35,10 +37,26 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 		keepAliveTimeout: 65_000,
 		return503OnClosing: true,
 		ajv: { customOptions: { removeAdditional: false } },
+		routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+		frameworkErrors,
+		clientErrorHandler,
 	});
-	app.setValidatorCompiler(validatorCompiler);
+	app.setValidatorCompiler(createValidatorCompiler({ payloadMaxDepth: options.payloadMaxDepth }));
 	// JSON only: without this, a text/plain body would reach validation as a string.
 	app.removeContentTypeParser('text/plain');
+	strictUtf8JsonParser(app);
+
+	app.addHook('onRoute', (route) => {
+		if (!route.url.startsWith('/v1/') || route.schema === undefined) return;
+		const schema = route.schema as Record<string, unknown> & { security?: unknown[]; response?: Record<string, unknown> };
+		// Unknown query parameters are refused as unknown body fields are (probes excepted: a load
+		// balancer's cache-buster must not fail a health check).
+		if (schema.querystring === undefined && !(Array.isArray(schema.security) && schema.security.length === 0)) {
+			schema.querystring = Type.Object({}, { additionalProperties: false });
+		}
+		// Every route with a path parameter can answer 414; say so in its document.
+		if (route.url.includes(':') && schema.response !== undefined) schema.response = { ...schema.response, 414: ErrorBody };
+	});
 
 	await app.register(swagger, {
 		openapi: {
@@ -56,18 +74,22 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 	await app.register(swaggerUi, { routePrefix: '/docs' });
 	app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-	app.addHook('onRequest', async (request, reply) => {
-		const path = request.url.split('?', 1)[0];
-		if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/')) return;
-		if (path === '/metrics' && !options.metricsAuth) return;
-		const header = request.headers.authorization ?? '';
-		const match = /^Bearer\s+(\S+)$/i.exec(header);
-		if (!match || !(await options.verifier.verify(match[1]))) {
-			return reply
-				.code(401)
-				.header('www-authenticate', 'Bearer')
-				.send(errorBody('unauthorized', match ? 'The API key is not valid' : 'Authorization: Bearer <api key> is required'));
-		}
+	// Bearer keys and their scopes (401, 403), secrets left out for scopes that may not see them.
+	addAccessControl(app, { verifier: options.verifier, metricsAuth: options.metricsAuth });
+
+	// Before validation: broken %-encoding in the query, text PostgreSQL cannot store (anywhere in
+	// the body, query or path), and a body sent to a route that takes none are refused with the
+	// field named; nothing is written.
+	app.addHook('preValidation', async (request) => {
+		if (request.routeOptions.url === undefined) return; // no route: the 404 says so
+		const problems = [
+			...findBrokenQueryEncoding(request.url),
+			...findUnstorableText(request.params, 'params'),
+			...findUnstorableText(request.query, 'querystring'),
+			...findUnstorableText(request.body, ''),
+			...(request.routeOptions.schema?.body === undefined ? findUnexpectedBody(request.body) : []),
+		];
+		if (problems.length > 0) throw new DomainError(400, 'invalid_request', problems[0].message, problems);
 	});
 
 	app.setNotFoundHandler((request, reply) => {
@@ -91,7 +113,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 			case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
 				return reply
 					.code(415)
-					.send(errorBody('unsupported_media_type', 'Content-Type must be application/json', [{ field: 'content-type', message: 'content-type must be application/json' }]));
+					.send(errorBody('unsupported_media_type', 'content-type must be application/json', [{ field: 'content-type', message: 'content-type must be application/json' }]));
 			case 'FST_ERR_CTP_EMPTY_JSON_BODY':
 				return reply.code(400).send(errorBody('invalid_request', 'The request body is empty; send a JSON object'));
 			case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -102,6 +124,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 		}
 		if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
 			return reply.code(error.statusCode).send(errorBody('bad_request', error.message));
+		}
+		// The database is away (restarting, unreachable): nothing was written; the client may retry.
+		if (isConnectionError(error)) {
+			request.log.warn({ err: error, method: request.method, url: request.url }, 'database unavailable');
+			return reply.code(503).header('retry-after', '5').send(errorBody('database_unavailable', 'The database is not reachable right now; retry shortly'));
 		}
 		request.log.error({ err: error, method: request.method, url: request.url }, 'unhandled error');
 		return reply.code(500).send(errorBody('internal', 'Internal error; the engine log has the details'));

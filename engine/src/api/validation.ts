@@ -2,13 +2,31 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { FieldProblem } from '../errors.js';
+import { BOUNDED_NESTING, PATTERN_MESSAGES, UUID_PATTERN } from './schemas/common.js';
+
+export interface ValidationOptions {
+	/** Deepest nesting of a free-form JSON field (PAYLOAD_MAX_DEPTH). */
+	payloadMaxDepth: number;
+}
+
+/** Whether `value` nests objects and arrays deeper than `limit`; iterative, and stops at the first too deep. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+	const stack: [unknown, number][] = [[value, 0]];
+	while (stack.length > 0) {
+		const [v, depth] = stack.pop() as [unknown, number];
+		if (v === null || typeof v !== 'object') continue;
+		if (depth + 1 > limit) return true;
+		for (const child of Object.values(v)) stack.push([child, depth + 1]);
+	}
+	return false;
+}
 
 /**
  * Bodies are validated strictly: no type coercion (`"5"` is not a delay), no silent removal of
  * unknown fields (they are rejected). Query strings and path parameters arrive as text, so they
  * alone are coerced.
  */
-function createAjv(coerce: boolean): Ajv {
+function createAjv(coerce: boolean, options: ValidationOptions): Ajv {
 	const ajv = new Ajv({
 		allErrors: true,
 		coerceTypes: coerce ? 'array' : false,
@@ -17,16 +35,30 @@ function createAjv(coerce: boolean): Ajv {
 		strict: false,
 	});
 	(addFormats as unknown as (a: Ajv) => void)(ajv);
+	// ajv-formats' uuid also takes `urn:uuid:…`; PostgreSQL takes (and this API writes) the plain form.
+	ajv.addFormat('uuid', new RegExp(UUID_PATTERN));
+	// ISO 8601 has a year 0000; PostgreSQL's timestamptz input does not (it counts 1 BC instead).
+	const isoDateTime = ajv.formats['date-time'] as { validate: (text: string) => boolean; compare?: (a: string, b: string) => number | undefined };
+	ajv.addFormat('date-time', { ...isoDateTime, validate: (text: string) => isoDateTime.validate(text) && !text.startsWith('0000') });
+	const limit = options.payloadMaxDepth;
+	const boundedNesting: ((schema: unknown, data: unknown) => boolean) & { errors?: Partial<ErrorObject>[] } = (_schema, data) => {
+		if (!nestsDeeperThan(data, limit)) return true;
+		boundedNesting.errors = [{ keyword: BOUNDED_NESTING, message: `is nested deeper than ${limit} levels`, params: { limit } }];
+		return false;
+	};
+	ajv.addKeyword({ keyword: BOUNDED_NESTING, schemaType: 'boolean', errors: true, validate: boundedNesting });
 	return ajv;
 }
 
-const strictAjv = createAjv(false);
-const coercingAjv = createAjv(true);
-
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
-	const ajv = httpPart === 'body' ? strictAjv : coercingAjv;
-	return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
-};
+/** One validator pair per server: the nesting bound is the server's configuration. */
+export function createValidatorCompiler(options: ValidationOptions): FastifySchemaCompiler<unknown> {
+	const strictAjv = createAjv(false, options);
+	const coercingAjv = createAjv(true, options);
+	return ({ schema, httpPart }) => {
+		const ajv = httpPart === 'body' ? strictAjv : coercingAjv;
+		return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+	};
+}
 
 /** `/tasks/3/delaySeconds` → `tasks[3].delaySeconds`, prefixed with the request part for query/params. */
 export function fieldPath(instancePath: string, extra?: string): string {
@@ -68,6 +100,15 @@ export function toFieldProblems(errors: ErrorObject[], part: string): FieldProbl
 			case 'anyOf':
 			case 'oneOf':
 				message = 'does not match any allowed form';
+				break;
+			case 'pattern':
+				message = PATTERN_MESSAGES[String(params.pattern)] ?? `must match the pattern ${String(params.pattern)}`;
+				break;
+			case 'format':
+				message = params.format === 'uuid' ? (PATTERN_MESSAGES[UUID_PATTERN] as string) : `must be a valid ${String(params.format)}`;
+				break;
+			case BOUNDED_NESTING:
+				message = `is nested deeper than ${String(params.limit)} levels (PAYLOAD_MAX_DEPTH)`;
 				break;
 			default:
 				message = e.message ?? 'is invalid';

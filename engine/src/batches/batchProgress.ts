@@ -120,7 +120,7 @@ export class BatchProgress {
 			try {
 				tasks.push(prepareTask({ queue: queue.name, name: BATCH_FINISHED_TASK, payload, url: finished.callbackUrl }, queue, this.limits));
 			} catch (error) {
-				// The URL was checked when the batch was created; only a narrowed URL_HOST_ALLOW_LIST can
+				// The URL was checked when the batch was created; only a narrowed TARGET_ALLOW can
 				// reject it now. Throwing would undo the settlement of the last chunk, again and again.
 				if (!(error instanceof DomainError)) throw error;
 			}

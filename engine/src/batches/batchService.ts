@@ -5,6 +5,7 @@ import { withTransaction } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { conflict, DomainError, invalidField, notFound } from '../errors.js';
 import { checkTargetUrl } from '../delivery/targetUrl.js';
+import type { CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { prepareTask, type EnqueueLimits } from '../tasks/enqueue.js';
 import type { PartialRetryPolicy, PriorityName } from '../tasks/policy.js';
@@ -76,7 +77,7 @@ export class BatchService {
 			queue,
 			this.deps.limits,
 		);
-		const callbackUrl = input.callbackUrl === undefined ? null : checkTargetUrl(input.callbackUrl, 'callbackUrl', this.deps.limits.urlHostAllowList);
+		const callbackUrl = input.callbackUrl === undefined ? null : checkTargetUrl(input.callbackUrl, 'callbackUrl', this.deps.limits.targetPolicy);
 		const batch = await withTransaction(this.deps.pool, async (tx) => {
 			let row = await batchSql.insertBatch(tx, {
 				id: randomUUID(),
@@ -171,11 +172,11 @@ export class BatchService {
 		return batch;
 	}
 
-	async list(filter: { queue?: string; state?: BatchState; after: { createdAt: string; id: string } | null; limit: number }) {
+	async list(filter: { queue?: string; state?: BatchState; after: CreatedAtPosition | null; limit: number }) {
 		const rows = await batchSql.listBatches(this.deps.pool, { ...filter, limit: filter.limit + 1 });
 		const items = rows.slice(0, filter.limit);
 		const last = items[items.length - 1];
-		return { items, next: rows.length > filter.limit ? { createdAt: last.createdAt.toISOString(), id: last.id } : null };
+		return { items, next: rows.length > filter.limit ? { micros: last.positionMicros, id: last.id } : null };
 	}
 
 	/**

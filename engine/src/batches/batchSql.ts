@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import { beforePositionSql, createdAtMicrosSql, type CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { RetryPolicy } from '../delivery/retryPolicy.js';
 
 /**
@@ -103,19 +104,19 @@ export async function lockBatches(db: Queryable, ids: readonly string[]): Promis
 export interface BatchFilter {
 	queue?: string;
 	state?: BatchState;
-	after?: { createdAt: string; id: string } | null;
+	after?: CreatedAtPosition | null;
 	limit: number;
 }
 
-/** Newest first, keyset-paged on (created_at, id). */
-export async function listBatches(db: Queryable, f: BatchFilter): Promise<BatchRow[]> {
-	const { rows } = await db.query<BatchRow>(
-		`SELECT ${BATCH_COLUMNS} FROM batches
+/** Newest first, keyset-paged on (created_at, id); each row carries its exact position (`positionMicros`). */
+export async function listBatches(db: Queryable, f: BatchFilter): Promise<(BatchRow & { positionMicros: string })[]> {
+	const { rows } = await db.query<BatchRow & { positionMicros: string }>(
+		`SELECT ${BATCH_COLUMNS}, ${createdAtMicrosSql('created_at')} AS "positionMicros" FROM batches
 		 WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state = $2)
-		   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+		   AND ${beforePositionSql('created_at', 'id', '$3', '$4')}
 		 ORDER BY created_at DESC, id DESC
 		 LIMIT $5`,
-		[f.queue ?? null, f.state ?? null, f.after?.createdAt ?? null, f.after?.id ?? null, f.limit],
+		[f.queue ?? null, f.state ?? null, f.after?.micros ?? null, f.after?.id ?? null, f.limit],
 	);
 	return rows;
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../log.js';
@@ -11,6 +11,12 @@ export interface EmbeddedPostgresOptions {
 	dataDir: string;
 	/** TCP port on 127.0.0.1. */
 	port: number;
+	/**
+	 * Root-owned folder for what the `postgres` OS user must reach when the engine runs as root: a
+	 * copy of the binaries and the clusters of DATA_DIRs it cannot traverse (EMBEDDED_PG_SHARED_DIR,
+	 * {@link DEFAULT_SHARED_DIR} by default). Tests point it at a temporary folder.
+	 */
+	sharedDir?: string;
 	log: Logger;
 }
 
@@ -32,9 +38,10 @@ export class EmbeddedPostgresError extends Error {
 
 /**
  * Root-owned, world-readable: a copy of the binaries and the clusters of DATA_DIRs the `postgres` OS user
- * cannot reach. /var/tmp, not /tmp, because it survives reboots.
+ * cannot reach. Under /var/lib: /tmp is emptied at boot, and systemd-tmpfiles ages out files under
+ * /var/tmp that are untouched for 30 days — a cluster's rarely written files among them.
  */
-const SHARED_DIR = '/var/tmp/task-engine-postgres';
+export const DEFAULT_SHARED_DIR = '/var/lib/task-engine-postgres';
 const LOG_FILE = 'server.log';
 const USE_OWN = 'or set DATABASE_URL to use your own PostgreSQL';
 
@@ -73,14 +80,63 @@ async function postgresUser(): Promise<RunAs | null> {
 	return { uid: Number(uid.out), gid: Number(gid.out), home: (entry.code === 0 && entry.out.split(':')[5]) || '/' };
 }
 
-/** A folder under SHARED_DIR; refuses a tree another user could have planted (binaries run from it). */
-async function sharedDir(...sub: string[]): Promise<string> {
-	const dir = path.join(SHARED_DIR, ...sub);
-	await mkdir(dir, { recursive: true, mode: 0o755 });
-	for (const d of [SHARED_DIR, dir]) {
-		const s = await stat(d);
-		if (s.uid !== 0 || (s.mode & 0o022) !== 0) {
-			throw new EmbeddedPostgresError(`${d} must be owned by root and writable only by root: remove it and start again.`);
+const FIX_SHARED = 'or set EMBEDDED_PG_SHARED_DIR to another folder';
+
+/**
+ * `root/sub…`, created (mode 0755) where missing, after checking that no other user can have
+ * planted or swapped any part of it: binaries run from it and clusters live in it. `root` and the
+ * folders below it must be real folders (never symbolic links: nothing is followed), owned by this
+ * process's user, writable by it alone. `root`'s parents may be links (a distribution's /var/lib
+ * may be one); their resolved path must be owned by root or this user and writable by no one else,
+ * unless sticky (like /tmp: no one can rename or remove what another user owns there). Returns the
+ * folder's path below the resolved parents. Throws an {@link EmbeddedPostgresError} naming the
+ * path and the fix.
+ */
+export async function ensureSharedDir(root: string, ...sub: string[]): Promise<string> {
+	const uid = process.getuid?.() ?? 0;
+	const absolute = path.resolve(root);
+	const parent = path.dirname(absolute);
+	try {
+		// Parents it creates must be traversable by the postgres user whatever the umask.
+		const first = await mkdir(parent, { recursive: true, mode: 0o755 });
+		for (let dir = parent; first !== undefined; dir = path.dirname(dir)) {
+			await chmod(dir, 0o755);
+			if (dir === first) break;
+		}
+	} catch (e) {
+		throw new EmbeddedPostgresError(`Cannot create ${parent} (${(e as NodeJS.ErrnoException).code ?? String(e)}) for EMBEDDED_PG_SHARED_DIR: create it, ${FIX_SHARED}, ${USE_OWN}.`);
+	}
+	const realParent = await realpath(parent);
+	const steps = realParent.split(path.sep).filter(Boolean);
+	for (let i = 0; i <= steps.length; i++) {
+		const dir = path.join(path.sep, ...steps.slice(0, i));
+		const s = await stat(dir);
+		const sticky = (s.mode & 0o1000) !== 0;
+		if ((s.uid !== 0 && s.uid !== uid) || ((s.mode & 0o022) !== 0 && !sticky)) {
+			const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
+			throw new EmbeddedPostgresError(`${dir} (a parent of the embedded PostgreSQL's shared folder ${absolute}) is owned by uid ${s.uid} with mode ${mode}: other users could replace what is below it; ${FIX_SHARED} whose parents only root can write (the default is ${DEFAULT_SHARED_DIR}), ${USE_OWN}.`);
+		}
+	}
+	let dir = path.join(realParent, path.basename(absolute));
+	for (const name of ['', ...sub]) {
+		dir = name === '' ? dir : path.join(dir, name);
+		await mkdir(dir, { mode: 0o755 }).then(
+			() => chmod(dir, 0o755), // whatever the umask: the postgres user must be able to traverse it
+			(e: NodeJS.ErrnoException) => {
+				if (e.code !== 'EEXIST') throw new EmbeddedPostgresError(`Cannot create ${dir} (${e.code ?? String(e)}): ${FIX_SHARED}, ${USE_OWN}.`);
+			},
+		);
+		const s = await lstat(dir);
+		if (s.isSymbolicLink()) {
+			throw new EmbeddedPostgresError(`${dir} is a symbolic link; the embedded PostgreSQL's shared folder must be a real folder owned by root: remove the link (rm ${dir}) and start again, ${FIX_SHARED}.`);
+		}
+		if (!s.isDirectory()) throw new EmbeddedPostgresError(`${dir} is not a folder: move it away and start again, ${FIX_SHARED}.`);
+		if (s.uid !== uid) {
+			throw new EmbeddedPostgresError(`${dir} belongs to uid ${s.uid}, not to the engine's user (uid ${uid}): another user may have created it; remove it (rm -r ${dir}) and start again, ${FIX_SHARED}.`);
+		}
+		if ((s.mode & 0o022) !== 0) {
+			const mode = (s.mode & 0o7777).toString(8).padStart(4, '0');
+			throw new EmbeddedPostgresError(`${dir} is writable by other users (mode ${mode}): make it writable by its owner only (chmod go-w ${dir}) and start again, ${FIX_SHARED}.`);
 		}
 	}
 	return dir;
@@ -100,16 +156,17 @@ async function platformBinaries(): Promise<{ nativeDir: string; version: string 
 
 /**
  * A bin folder the server user can execute. Under a 0700 home (a checkout in /root) it cannot reach
- * node_modules, so the binaries are copied once to SHARED_DIR/<version>: into a temporary folder renamed
+ * node_modules, so the binaries are copied once to <shared dir>/<version>: into a temporary folder renamed
  * into place, so engines starting together never see half a copy.
  */
-async function reachableBinDir(nativeDir: string, version: string, as: RunAs | null, log: Logger): Promise<string> {
+async function reachableBinDir(nativeDir: string, version: string, as: RunAs | null, shared: string, log: Logger): Promise<string> {
 	const own = path.join(nativeDir, 'bin');
 	if (!as || (await run(path.join(own, 'pg_ctl'), ['--version'], as)).code === 0) return own;
-	const cached = path.join(await sharedDir(), version);
+	const root = await ensureSharedDir(shared);
+	const cached = path.join(root, version);
 	if (!existsSync(path.join(cached, 'bin', 'pg_ctl'))) {
 		log.info({ from: nativeDir, to: cached }, 'the postgres OS user cannot reach the PostgreSQL binaries; copying them');
-		const tmp = await mkdtemp(path.join(SHARED_DIR, `.copy-${version}-`));
+		const tmp = await mkdtemp(path.join(root, `.copy-${version}-`));
 		try {
 			await cp(nativeDir, tmp, { recursive: true, verbatimSymlinks: true }); // lib/ holds relative symlinks
 			await run('chmod', ['-R', 'a+rX', tmp], null);
@@ -130,22 +187,66 @@ async function reachableBinDir(nativeDir: string, version: string, as: RunAs | n
 }
 
 /**
- * <dataDir>/pg, unless the postgres user cannot traverse to DATA_DIR: then SHARED_DIR/clusters/<hash>/pg,
+ * <dataDir>/pg, unless the postgres user cannot traverse to DATA_DIR: then <shared dir>/clusters/<hash>/pg,
  * named in <dataDir>/pg-cluster-location so a person can find it and later starts keep using it.
  */
-async function clusterLocation(dataDir: string, as: RunAs | null, log: Logger): Promise<string> {
+async function clusterLocation(dataDir: string, as: RunAs | null, shared: string, log: Logger): Promise<string> {
 	const own = path.join(dataDir, 'pg');
 	if (!as) return own;
 	const pointer = path.join(dataDir, 'pg-cluster-location');
 	let dir = existsSync(pointer) ? (await readFile(pointer, 'utf8')).trim() : '';
+	const hash = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
+	const wanted = async () => path.join(await ensureSharedDir(shared, 'clusters', hash), 'pg');
 	if (!dir || !existsSync(path.join(dir, 'PG_VERSION'))) {
 		if ((await run('test', ['-x', dataDir], as)).code === 0) return own;
-		const hash = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
-		dir = path.join(await sharedDir('clusters', hash), 'pg');
+		dir = await wanted();
 		await writeFile(pointer, `${dir}\n`);
+	} else if (!isInside(dir, shared)) {
+		// (`wanted` is below the shared folder's resolved parents: equal to `dir` when those are links.)
+		const target = await wanted();
+		if (path.resolve(dir) !== target) {
+			dir = await moveCluster(dir, target, as, log);
+			await writeFile(pointer, `${dir}\n`);
+		}
 	}
 	log.info({ clusterDir: dir, dataDir }, 'the postgres OS user cannot reach DATA_DIR; the embedded PostgreSQL cluster lives in clusterDir');
 	return dir;
+}
+
+function isInside(dir: string, root: string): boolean {
+	const relative = path.relative(path.resolve(root), path.resolve(dir));
+	return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+}
+
+/**
+ * A cluster found outside the shared folder — under /var/tmp, where earlier versions kept it and
+ * temp cleaners age out its files, or under a previous EMBEDDED_PG_SHARED_DIR — is moved into it
+ * while no server runs from it. Returns where the cluster is now: still `from` when it cannot move
+ * (a server runs, another file system), with a warning saying what to do.
+ */
+async function moveCluster(from: string, to: string, as: RunAs, log: Logger): Promise<string> {
+	const s = await lstat(from);
+	if (s.isSymbolicLink() || !s.isDirectory() || s.uid !== as.uid) {
+		throw new EmbeddedPostgresError(`The embedded PostgreSQL cluster ${from} (named in DATA_DIR/pg-cluster-location) is not a folder of the postgres user: check it, then remove DATA_DIR/pg-cluster-location to start a new cluster, ${USE_OWN}.`);
+	}
+	const advice = `stop every engine on it, then move it (mv ${from} ${to}) and write the new path in DATA_DIR/pg-cluster-location`;
+	if (existsSync(path.join(from, 'postmaster.pid'))) {
+		log.warn({ clusterDir: from, wanted: to }, `the embedded PostgreSQL cluster is outside EMBEDDED_PG_SHARED_DIR and a server may run from it: ${advice}`);
+		return from;
+	}
+	if (existsSync(to)) {
+		throw new EmbeddedPostgresError(`Both ${from} (named in DATA_DIR/pg-cluster-location) and ${to} hold an embedded PostgreSQL cluster: keep one (move the other away) and start again, ${USE_OWN}.`);
+	}
+	try {
+		await rename(from, to);
+	} catch (e) {
+		// Another engine on the same DATA_DIR, starting at the same moment, moved it first.
+		if (!existsSync(from) && existsSync(path.join(to, 'PG_VERSION'))) return to;
+		log.warn({ clusterDir: from, wanted: to, err: e }, `the embedded PostgreSQL cluster is outside EMBEDDED_PG_SHARED_DIR and could not be moved: ${advice}`);
+		return from;
+	}
+	log.info({ from, to }, 'moved the embedded PostgreSQL cluster into EMBEDDED_PG_SHARED_DIR');
+	return to;
 }
 
 /** Generated once per DATA_DIR; written with 'wx' so two engines starting together agree on it. */
@@ -218,10 +319,14 @@ function serverOptions(port: number): string {
  * binaries and OS user the engine uses. For operators and for the tests that restart a database
  * under a running engine — they touch only the cluster they name, never a server found by name.
  */
-export async function controlEmbeddedCluster(clusterDir: string, action: 'stop' | 'start', opts: { port: number; log: Logger }): Promise<void> {
+export async function controlEmbeddedCluster(
+	clusterDir: string,
+	action: 'stop' | 'start',
+	opts: { port: number; log: Logger; sharedDir?: string },
+): Promise<void> {
 	const as = await postgresUser();
 	const { nativeDir, version } = await platformBinaries();
-	const pgCtl = path.join(await reachableBinDir(nativeDir, version, as, opts.log), 'pg_ctl');
+	const pgCtl = path.join(await reachableBinDir(nativeDir, version, as, opts.sharedDir ?? DEFAULT_SHARED_DIR, opts.log), 'pg_ctl');
 	const args =
 		action === 'stop'
 			? ['-D', clusterDir, 'stop', '-m', 'fast', '-w', '-s']
@@ -232,13 +337,14 @@ export async function controlEmbeddedCluster(clusterDir: string, action: 'stop' 
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
 	const { log, port } = opts;
+	const shared = opts.sharedDir ?? DEFAULT_SHARED_DIR;
 	const began = performance.now();
 	const dataDir = path.resolve(opts.dataDir);
 	await mkdir(dataDir, { recursive: true });
 	const as = await postgresUser();
 	const { nativeDir, version } = await platformBinaries();
-	const binDir = await reachableBinDir(nativeDir, version, as, log);
-	const clusterDir = await clusterLocation(dataDir, as, log);
+	const binDir = await reachableBinDir(nativeDir, version, as, shared, log);
+	const clusterDir = await clusterLocation(dataDir, as, shared, log);
 	const pw = await password(dataDir, clusterDir);
 	await initCluster(path.join(binDir, 'initdb'), clusterDir, pw, as);
 

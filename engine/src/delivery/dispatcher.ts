@@ -233,14 +233,15 @@ const HANDLER_STARTUP_GRACE_MS = 30_000;
 const HANDLER_STARTUP_MAX_WAIT_SECONDS = 5;
 
 /**
- * A handler registered moments ago that answers "not yet" (503, or n8n's 404 while a workflow
- * activates) is starting up, not failing: a Task Trigger is registered before n8n has saved its
- * secret, and answers 503 + Retry-After until then. Such an attempt is given back rather than charged,
- * so tasks waiting for a re-activated workflow never burn their retries on its start; the window is
- * bounded, so a handler that keeps refusing is charged as usual once it is past.
+ * A handler registered moments ago that says it is still starting (503 with
+ * `x-task-handler-starting: true`) is not failing: a Task Trigger is registered before n8n has saved
+ * its secret, and answers so until then. Such an attempt is given back rather than charged, so tasks
+ * waiting for a re-activated workflow never burn their retries on its start. Only that explicit
+ * answer counts (a plain 503 is an ordinary failure), and only inside a bounded window after the
+ * registration, so a handler that keeps saying it is starting is charged as usual once past it.
  */
 function handlerStarting(handler: HandlerRow, outcome: DeliveryOutcome, now: Date): boolean {
-	if (outcome.kind !== 'retry' || (outcome.statusCode !== 503 && outcome.statusCode !== 404)) return false;
+	if (outcome.kind !== 'retry' || outcome.handlerStarting !== true) return false;
 	return now.getTime() - handler.createdAt.getTime() < HANDLER_STARTUP_GRACE_MS;
 }
 

@@ -1,10 +1,12 @@
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { CONFIRM_HEADER, isConfirmed } from './confirmation.js';
 import { parseRetryAfter } from './retryPolicy.js';
+import { TargetPolicy, TargetRefusedError } from './targetPolicy.js';
 
 /** One delivery attempt: a POST of `body` (already signed into `headers`) to `url`. */
 export interface DeliveryRequest {
@@ -24,10 +26,12 @@ export interface DeliveryRequest {
 /**
  * Why an attempt failed without a usable HTTP status (or, for `no_retry`/`redirect`/`unconfirmed`,
  * despite one). `unconfirmed`: a 2xx without the confirmation marker from a handler that must send
- * it (n8n booting, a proxy) — retried like a 5xx.
+ * it (n8n booting, a proxy) — retried like a 5xx. `target_refused`: the target policy
+ * (TARGET_ALLOW, the always-refused addresses) refused the URL's host or its DNS answer; nothing
+ * was sent, and the task fails at once (a retry would be refused again).
  */
 export type ErrorClass =
-	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted' | 'unconfirmed';
+	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted' | 'unconfirmed' | 'target_refused';
 
 /**
  * How an attempt ended (DESIGN §3.4): `delivered` completes the task, `retry` schedules another
@@ -37,7 +41,17 @@ export type ErrorClass =
  */
 export type DeliveryOutcome =
 	| { kind: 'delivered'; statusCode: number; durationMs: number; result: unknown; responseSnippet: string | null }
-	| { kind: 'retry'; statusCode?: number; errorClass?: ErrorClass; error: string; durationMs: number; retryAfterSeconds?: number; responseSnippet: string | null }
+	| {
+			kind: 'retry';
+			statusCode?: number;
+			errorClass?: ErrorClass;
+			error: string;
+			durationMs: number;
+			retryAfterSeconds?: number;
+			responseSnippet: string | null;
+			/** A 503 with `x-task-handler-starting: true`: the handler cannot work yet (a Task Trigger being activated). */
+			handlerStarting?: boolean;
+	  }
 	| { kind: 'failed'; statusCode?: number; errorClass?: ErrorClass; error: string; durationMs: number; responseSnippet: string | null };
 
 /** Sends delivery attempts over pooled keep-alive connections. */
@@ -58,7 +72,14 @@ export interface DeliveryClientOptions {
 	snippetLimitBytes?: number;
 	/** Clock for HTTP-date Retry-After values. */
 	now?: () => Date;
+	/** Where deliveries may go; by default anywhere but the always-refused addresses and names. */
+	targetPolicy?: TargetPolicy;
+	/** Resolves host names (dns.lookup by default); its answers pass the target policy before any connection. */
+	resolve?: LookupFunction;
 }
+
+/** Sent with a 503 by a handler that is registered but cannot work yet (the Task Trigger before n8n saved its secret). */
+export const HANDLER_STARTING_HEADER = 'x-task-handler-starting';
 
 // 404 is retried because n8n answers it while a workflow is inactive or restarting (DESIGN §3.4).
 const RETRY_STATUSES = new Set([404, 408, 410, 425, 429]);
@@ -66,6 +87,8 @@ const RETRY_STATUSES = new Set([404, 408, 410, 425, 429]);
 export function createDeliveryClient(opts: DeliveryClientOptions = {}): DeliveryClient {
 	const { maxSockets = 256, resultLimitBytes = 16384, snippetLimitBytes = 16384 } = opts;
 	const now = opts.now ?? (() => new Date());
+	const policy = opts.targetPolicy ?? TargetPolicy.unrestricted;
+	const lookup = policy.lookup(opts.resolve);
 	const httpAgent = new http.Agent({ keepAlive: true, maxSockets });
 	const httpsAgent = new https.Agent({ keepAlive: true, maxSockets });
 
@@ -85,7 +108,10 @@ export function createDeliveryClient(opts: DeliveryClientOptions = {}): Delivery
 		let response: http.IncomingMessage | undefined;
 		try {
 			if (signal?.aborted) throw new Error('aborted before sending');
-			response = await post(req, controller.signal, httpAgent, httpsAgent);
+			// A literal address never reaches the lookup below: it is checked here, before connecting.
+			const refusal = policy.refusalForHost(new URL(req.url).hostname);
+			if (refusal !== null) throw new TargetRefusedError(refusal);
+			response = await post(req, controller.signal, { httpAgent, httpsAgent, lookup });
 			const limit = Math.max(resultLimitBytes, snippetLimitBytes);
 			const { bytes, complete } = await readBounded(response, limit);
 			const result = complete && bytes.length <= resultLimitBytes ? parseJson(bytes) : null;
@@ -98,6 +124,8 @@ export function createDeliveryClient(opts: DeliveryClientOptions = {}): Delivery
 				: timedOut
 					? { errorClass: 'timeout' as const, error: `timed out after ${req.timeoutMs} ms` }
 					: describeFailure(err, req);
+			// A refused target stays refused: no retry.
+			if (failure.errorClass === 'target_refused') return { kind: 'failed', ...failure, durationMs: elapsed(), responseSnippet: null };
 			return { kind: 'retry', ...failure, durationMs: elapsed(), responseSnippet: null };
 		} finally {
 			clearTimeout(timer);
@@ -119,7 +147,11 @@ export function createDeliveryClient(opts: DeliveryClientOptions = {}): Delivery
  * and the body goes out as the exact bytes the signature covers. Node's client costs about a third
  * of axios's CPU per request, which is what delivering thousands of tasks a second needs.
  */
-function post(req: DeliveryRequest, signal: AbortSignal, httpAgent: http.Agent, httpsAgent: https.Agent): Promise<http.IncomingMessage> {
+function post(
+	req: DeliveryRequest,
+	signal: AbortSignal,
+	via: { httpAgent: http.Agent; httpsAgent: https.Agent; lookup: LookupFunction },
+): Promise<http.IncomingMessage> {
 	const url = new URL(req.url);
 	const body = Buffer.from(req.body, 'utf8');
 	const secure = url.protocol === 'https:';
@@ -129,7 +161,9 @@ function post(req: DeliveryRequest, signal: AbortSignal, httpAgent: http.Agent, 
 			{
 				method: 'POST',
 				headers: { ...req.headers, 'content-length': String(body.length) },
-				agent: secure ? httpsAgent : httpAgent,
+				agent: secure ? via.httpsAgent : via.httpAgent,
+				// Every connection resolves through the target policy: a refused DNS answer is never connected to.
+				lookup: via.lookup,
 				signal,
 			},
 			resolve,
@@ -195,7 +229,8 @@ function classifyResponse(
 	}
 	if (RETRY_STATUSES.has(statusCode) || (statusCode >= 500 && statusCode < 600)) {
 		const retryAfterSeconds = parseRetryAfter(header('retry-after'), now);
-		return { kind: 'retry', ...base, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+		const handlerStarting = statusCode === 503 && header(HANDLER_STARTING_HEADER)?.trim().toLowerCase() === 'true';
+		return { kind: 'retry', ...base, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }), ...(handlerStarting ? { handlerStarting } : {}) };
 	}
 	if (statusCode >= 300 && statusCode < 400) {
 		const target = header('location') ? ` to ${header('location')}` : '';
@@ -220,6 +255,9 @@ const ERROR_CODES: Record<string, [ErrorClass, string]> = {
 /** Names a transport error (searching wrapped causes too). */
 function describeFailure(err: unknown, req: DeliveryRequest): { errorClass: ErrorClass; error: string } {
 	const message = err instanceof Error ? err.message : String(err);
+	for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+		if (e instanceof TargetRefusedError) return { errorClass: 'target_refused', error: `target refused: ${e.message}` };
+	}
 	const codes: string[] = [];
 	for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
 		const code = (e as { code?: unknown }).code;

@@ -1,10 +1,12 @@
-import { invalidField } from '../errors.js';
+import { DomainError, invalidField } from '../errors.js';
+import type { TargetPolicy } from './targetPolicy.js';
 
 /**
- * Checks a handler or task URL: http(s) only, no credentials in it, and — when an allow-list is
- * configured — a listed host, so a leaked API key cannot aim the engine at arbitrary addresses.
+ * Checks a handler, task or callback URL when it is given (enqueue, registration): http(s) only,
+ * no credentials in it, and a host the target policy does not refuse — a 400 `target_refused`
+ * naming `field` when it does. Names are checked again on their DNS answers at every delivery.
  */
-export function checkTargetUrl(value: string, field: string, allowList: readonly string[]): string {
+export function checkTargetUrl(value: string, field: string, policy: TargetPolicy): string {
 	let url: URL;
 	try {
 		url = new URL(value);
@@ -13,8 +15,10 @@ export function checkTargetUrl(value: string, field: string, allowList: readonly
 	}
 	if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidField(field, 'must use http or https');
 	if (url.username !== '' || url.password !== '') throw invalidField(field, 'must not contain credentials');
-	if (allowList.length > 0 && !allowList.includes(url.hostname.toLowerCase())) {
-		throw invalidField(field, `has a host that is not in URL_HOST_ALLOW_LIST (${url.hostname})`);
+	const refusal = policy.refusalForHost(url.hostname);
+	if (refusal !== null) {
+		const message = `${field} is refused: ${refusal}`;
+		throw new DomainError(400, 'target_refused', message, [{ field, message }]);
 	}
 	return url.toString();
 }

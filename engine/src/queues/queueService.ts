@@ -5,6 +5,7 @@ import { notify } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { generateSecret } from '../delivery/signature.js';
 import { checkTargetUrl } from '../delivery/targetUrl.js';
+import type { TargetPolicy } from '../delivery/targetPolicy.js';
 import { conflict, DomainError, notFound } from '../errors.js';
 import type { PartialRetryPolicy, PriorityName } from '../tasks/policy.js';
 import { priorityValue } from '../tasks/policy.js';
@@ -93,7 +94,7 @@ export class QueueService {
 		private readonly pool: Pool,
 		private readonly dispatch: DispatchQueue,
 		private readonly schema: string,
-		private readonly urlAllowList: readonly string[],
+		private readonly targetPolicy: TargetPolicy,
 	) {}
 
 	async create(name: string, input: QueueInput): Promise<QueueRow> {
@@ -183,7 +184,7 @@ export class QueueService {
 		queue: string,
 		input: { url: string; events?: HandlerEvent[]; mode?: HandlerMode; confirm?: boolean },
 	): Promise<{ handler: HandlerRow; created: boolean }> {
-		const url = checkTargetUrl(input.url, 'url', this.urlAllowList);
+		const url = checkTargetUrl(input.url, 'url', this.targetPolicy);
 		return withTransaction(this.pool, async (tx) => {
 			if (!(await queueSql.getQueue(tx, queue))) throw notFound('Queue', queue);
 			const result = await handlerSql.upsertHandler(tx, {

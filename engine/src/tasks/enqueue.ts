@@ -6,6 +6,7 @@ import { channelName } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { conflict, DomainError, invalidField, type FieldProblem } from '../errors.js';
 import { checkTargetUrl } from '../delivery/targetUrl.js';
+import type { TargetPolicy } from '../delivery/targetPolicy.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { priorityValue, resolvePolicy, type PartialRetryPolicy, type PriorityName } from './policy.js';
 import { insertDispatchJobs } from './dispatchJobs.js';
@@ -29,7 +30,8 @@ export interface EnqueueLimits {
 	payloadLimitBytes: number;
 	maxRunAtDays: number;
 	idempotencyWindowSeconds: number;
-	urlHostAllowList: readonly string[];
+	/** Where a task's own URL may point (TARGET_ALLOW and the always-refused addresses). */
+	targetPolicy: TargetPolicy;
 }
 
 /** Checks what the schema cannot and resolves the policy; `prefix` is `tasks[3].` inside a bulk. */
@@ -56,7 +58,7 @@ export function prepareTask(input: EnqueueInput, queue: QueueRow, limits: Enqueu
 		const message = `${field} is ${size} bytes; the limit is ${limits.payloadLimitBytes}`;
 		throw new DomainError(413, 'payload_too_large', message, [{ field, message }]);
 	}
-	const url = input.url === undefined ? null : checkTargetUrl(input.url, `${prefix}url`, limits.urlHostAllowList);
+	const url = input.url === undefined ? null : checkTargetUrl(input.url, `${prefix}url`, limits.targetPolicy);
 	const policy = resolvePolicy(
 		{ priority: priorityValue(input.priority), retry: input.retry, timeoutSeconds: input.timeoutSeconds },
 		queue,

@@ -5,6 +5,7 @@ import { withTransaction } from '../db/pool.js';
 import { notify } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { conflict, notFound } from '../errors.js';
+import type { CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { listAttempts, type AttemptRow } from './attemptSql.js';
 import { conflictError, EnqueueWriter, prepareTask, writeTasks, type EnqueueInput, type EnqueueLimits } from './enqueue.js';
@@ -117,11 +118,11 @@ export class TaskService {
 		return { task, attempts: await listAttempts(this.deps.pool, id) };
 	}
 
-	async list(filter: { queue?: string; state?: TaskState; name?: string; after: { createdAt: string; id: string } | null; limit: number }) {
+	async list(filter: { queue?: string; state?: TaskState; name?: string; after: CreatedAtPosition | null; limit: number }) {
 		const rows = await taskSql.listTasks(this.deps.pool, { ...filter, limit: filter.limit + 1 });
 		const items = rows.slice(0, filter.limit);
 		const last = items[items.length - 1];
-		return { items, next: rows.length > filter.limit ? { createdAt: last.createdAt.toISOString(), id: last.id } : null };
+		return { items, next: rows.length > filter.limit ? { micros: last.positionMicros, id: last.id } : null };
 	}
 
 	/** Cancels a task that has not started (queued, scheduled or waiting to retry); 409 otherwise. */

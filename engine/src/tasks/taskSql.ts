@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool.js';
+import { beforePositionSql, createdAtMicrosSql, type CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { RetryPolicy } from '../delivery/retryPolicy.js';
 import type { StoredTaskState, TaskState } from './states.js';
 
@@ -140,22 +141,25 @@ export interface TaskFilter {
 	state?: TaskState;
 	name?: string;
 	/** Position after which the page starts (newest first). */
-	after?: { createdAt: string; id: string } | null;
+	after?: CreatedAtPosition | null;
 	limit: number;
 }
 
-/** Newest first, keyset-paged on (created_at, id) so pages stay stable while tasks arrive. */
-export async function listTasks(db: Queryable, f: TaskFilter): Promise<TaskRow[]> {
+/**
+ * Newest first, keyset-paged on (created_at, id) so pages stay stable while tasks arrive. Each row
+ * carries its exact position (`positionMicros`) for the next page's cursor.
+ */
+export async function listTasks(db: Queryable, f: TaskFilter): Promise<(TaskRow & { positionMicros: string })[]> {
 	const stored: StoredTaskState | null = f.state === 'scheduled' ? 'queued' : (f.state ?? null);
 	const dueFilter = f.state === 'scheduled' ? 'AND t.due_at > now()' : f.state === 'queued' ? 'AND t.due_at <= now()' : '';
-	const { rows } = await db.query<TaskRow>(
-		`SELECT ${TASK_COLUMNS} FROM tasks t
+	const { rows } = await db.query<TaskRow & { positionMicros: string }>(
+		`SELECT ${TASK_COLUMNS}, ${createdAtMicrosSql('t.created_at')} AS "positionMicros" FROM tasks t
 		 WHERE ($1::text IS NULL OR t.queue = $1) AND ($2::text IS NULL OR t.state = $2) AND ($3::text IS NULL OR t.name = $3)
 		   ${dueFilter}
-		   AND ($4::timestamptz IS NULL OR (t.created_at, t.id) < ($4::timestamptz, $5::uuid))
+		   AND ${beforePositionSql('t.created_at', 't.id', '$4', '$5')}
 		 ORDER BY t.created_at DESC, t.id DESC
 		 LIMIT $6`,
-		[f.queue ?? null, stored, f.name ?? null, f.after?.createdAt ?? null, f.after?.id ?? null, f.limit],
+		[f.queue ?? null, stored, f.name ?? null, f.after?.micros ?? null, f.after?.id ?? null, f.limit],
 	);
 	return rows;
 }

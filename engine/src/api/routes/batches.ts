@@ -3,9 +3,10 @@ import { Type, type Static } from 'typebox';
 import { BATCH_STATES, type BatchState } from '../../batches/batchSql.js';
 import type { BatchService } from '../../batches/batchService.js';
 import { presentBatch } from '../../batches/batchView.js';
-import { decodeCreatedAtCursor, encodeCreatedAtCursor, ErrorBody, errorResponses, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { decodeCreatedAtCursor, encodeCreatedAtCursor } from '../cursors.js';
+import { BOUNDED_NESTING, Cursor, ErrorBody, errorResponses, JsonValue, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
 
-const Items = Type.Array(Type.Unknown(), { minItems: 1, description: 'Any JSON values; each chunk delivers `chunkSize` of them in `payload.items`' });
+const Items = Type.Array(JsonValue(), { minItems: 1, description: 'Any JSON values (each nested at most PAYLOAD_MAX_DEPTH levels); each chunk delivers `chunkSize` of them in `payload.items`' });
 
 const CreateBody = Type.Object(
 	{
@@ -17,7 +18,7 @@ const CreateBody = Type.Object(
 		delayBetweenChunksSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400, description: 'Spacing of chunk starts (default 0)' })),
 		url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: "Deliver chunks here instead of the queue's handlers" })),
 		callbackUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Receives `{ batch }` (signed) each time the batch finishes' })),
-		payload: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Merged into every chunk payload next to `items`' })),
+		payload: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Merged into every chunk payload next to `items`; nested at most PAYLOAD_MAX_DEPTH levels', [BOUNDED_NESTING]: true })),
 		open: Type.Optional(Type.Boolean({ description: 'Take items in pages (POST …/items) until POST …/start' })),
 		priority: Type.Optional(Priority),
 		retry: Type.Optional(RetryPolicyInput),
@@ -62,7 +63,7 @@ const ListQuery = Type.Object(
 		queue: Type.Optional(QueueName),
 		state: Type.Optional(Type.Enum(BATCH_STATES)),
 		limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-		cursor: Type.Optional(Type.String({ maxLength: 200 })),
+		cursor: Type.Optional(Cursor),
 	},
 	{ additionalProperties: false },
 );

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { invalidField } from '../../errors.js';
 import { presentHandler, presentQueue, type QueueService } from '../../queues/queueService.js';
+import { decodeNameCursor, encodeNameCursor } from '../cursors.js';
 import { ErrorBody, errorResponses, ListQuery, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
 
 const RateLimit = Type.Object(
@@ -32,7 +32,7 @@ const QueueResponse = Type.Object({
 	concurrency: Type.Integer(),
 	rateLimit: Type.Union([Type.Object({ max: Type.Integer(), periodSeconds: Type.Integer() }), Type.Null()]),
 	paused: Type.Boolean(),
-	secret: Type.String({ description: 'Signing secret of tasks sent to their own url (whsec_…)' }),
+	secret: Type.Optional(Type.String({ description: 'Signing secret of tasks sent to their own url (whsec_…); only for keys with scope admin' })),
 	createdAt: Type.String(),
 	updatedAt: Type.String(),
 });
@@ -59,7 +59,7 @@ const HandlerResponse = Type.Object({
 	events: Type.Array(Type.String()),
 	mode: Type.String(),
 	confirm: Type.Boolean(),
-	secret: Type.String(),
+	secret: Type.Optional(Type.String({ description: 'Signing secret of deliveries to this handler (whsec_…); left out for keys with scope read' })),
 	healthy: Type.Boolean(),
 	createdAt: Type.String(),
 });
@@ -92,10 +92,8 @@ export function queueRoutes(queues: QueueService) {
 				},
 			},
 			async (request) => {
-				const after = request.query.cursor === undefined ? null : Buffer.from(request.query.cursor, 'base64url').toString('utf8');
-				if (after !== null && !/^[A-Za-z0-9._-]{1,64}$/.test(after)) throw invalidField('cursor', 'is not a cursor this API returned');
-				const page = await queues.list(after, request.query.limit ?? 50);
-				return { items: page.items.map(presentQueue), nextCursor: page.next === null ? null : Buffer.from(page.next).toString('base64url') };
+				const page = await queues.list(decodeNameCursor(request.query.cursor, 'queue'), request.query.limit ?? 50);
+				return { items: page.items.map(presentQueue), nextCursor: encodeNameCursor(page.next) };
 			},
 		);
 

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { invalidField } from '../../errors.js';
 import { presentSchedule } from '../../schedules/scheduleDefinition.js';
 import type { ScheduleService } from '../../schedules/scheduleService.js';
 import { presentTask } from '../../tasks/taskService.js';
-import { ErrorBody, errorResponses, ListQuery, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
+import { decodeNameCursor, encodeNameCursor } from '../cursors.js';
+import { ErrorBody, errorResponses, JsonValue, ListQuery, Priority, QueueName, RetryPolicyInput, SCHEDULE_NAME_PATTERN, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
-const ScheduleName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/\\u0000-\\u001f]+$', description: 'Unique; 1–200 characters, no "/"' });
+const ScheduleName = Type.String({ minLength: 1, maxLength: 200, pattern: SCHEDULE_NAME_PATTERN, description: 'Unique; 1–200 characters, no "/"' });
 // The same bounds as a task's name in POST /v1/tasks.
 const TaskName = taskNameSchema("Name of the tasks it creates (default: the schedule's name)");
 
@@ -16,7 +16,7 @@ const TaskName = taskNameSchema("Name of the tasks it creates (default: the sche
 const ScheduleFields = {
 	queue: Type.Optional(QueueName),
 	taskName: Type.Optional(Nullable(TaskName)),
-	payload: Type.Optional(Type.Unknown({ description: 'Payload of every task (any JSON, default {})' })),
+	payload: Type.Optional(JsonValue({ description: 'Payload of every task (any JSON, default {}; nested at most PAYLOAD_MAX_DEPTH levels)' })),
 	url: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 2048, description: "Deliver here instead of the queue's handlers" }))),
 	priority: Type.Optional(Nullable(Priority)),
 	retry: Type.Optional(Nullable(RetryPolicyInput)),
@@ -89,10 +89,8 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			},
 			async (request) => {
 				const { cursor, limit, queue } = request.query;
-				const after = cursor === undefined ? null : Buffer.from(cursor, 'base64url').toString('utf8');
-				if (after !== null && (after === '' || after.includes('/'))) throw invalidField('cursor', 'is not a cursor this API returned');
-				const page = await schedules.list({ queue, after, limit: limit ?? 50 });
-				return { items: page.items.map(presentSchedule), nextCursor: page.next === null ? null : Buffer.from(page.next).toString('base64url') };
+				const page = await schedules.list({ queue, after: decodeNameCursor(cursor, 'schedule'), limit: limit ?? 50 });
+				return { items: page.items.map(presentSchedule), nextCursor: encodeNameCursor(page.next) };
 			},
 		);
 

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { TASK_STATES, type TaskState } from '../../tasks/states.js';
 import { presentTask, type TaskService } from '../../tasks/taskService.js';
-import { decodeCreatedAtCursor, encodeCreatedAtCursor, ErrorBody, errorResponses, Priority, QueueName, RetryPolicy, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
+import { decodeCreatedAtCursor, encodeCreatedAtCursor } from '../cursors.js';
+import { Cursor, ErrorBody, errorResponses, JsonValue, Priority, QueueName, RetryPolicy, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
 
 const TaskName = taskNameSchema('Task type, e.g. send-email');
 
@@ -10,7 +11,7 @@ const EnqueueBody = Type.Object(
 	{
 		queue: QueueName,
 		name: TaskName,
-		payload: Type.Optional(Type.Unknown({ description: 'Any JSON (default {}); bounded by PAYLOAD_LIMIT_BYTES' })),
+		payload: Type.Optional(JsonValue({ description: 'Any JSON (default {}); bounded by PAYLOAD_LIMIT_BYTES and PAYLOAD_MAX_DEPTH' })),
 		url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: "Deliver here instead of the queue's handlers" })),
 		delaySeconds: Type.Optional(Type.Number({ minimum: 0 })),
 		runAt: Type.Optional(Type.String({ format: 'date-time', description: 'ISO 8601; at most MAX_RUN_AT_DAYS ahead' })),
@@ -72,7 +73,7 @@ const ListQuery = Type.Object(
 		state: Type.Optional(Type.Enum(TASK_STATES)),
 		name: Type.Optional(TaskName),
 		limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-		cursor: Type.Optional(Type.String({ maxLength: 200 })),
+		cursor: Type.Optional(Cursor),
 	},
 	{ additionalProperties: false },
 );

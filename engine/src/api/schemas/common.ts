@@ -1,11 +1,42 @@
-import { Type } from 'typebox';
-import { invalidField } from '../../errors.js';
+import { Type, type TSchemaOptions } from 'typebox';
 
 /** Shapes shared by several resources (DESIGN §3.7). */
 
-export const QueueName = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', minLength: 1, maxLength: 64, description: 'Letters, digits, . _ - (1–64)' });
+/**
+ * A queue name travels in URL paths (`/v1/queues/{name}`), where `.` and `..` are path steps that
+ * clients and proxies resolve away: a queue of that name could never be reached, so it is refused.
+ */
+export const QUEUE_NAME_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._-]{1,64}$';
+export const QueueName = Type.String({ pattern: QUEUE_NAME_PATTERN, minLength: 1, maxLength: 64, description: 'Letters, digits, . _ - (1–64); not "." or ".."' });
 
-export const Uuid = Type.String({ format: 'uuid' });
+/**
+ * Ids in the one form PostgreSQL's `uuid` accepts and this API writes (8-4-4-4-12 hex digits).
+ * Ajv's `uuid` format also takes `urn:uuid:…`, which PostgreSQL refuses; the validator's `uuid`
+ * format is redefined to this pattern too, and the pattern documents it in the OpenAPI document.
+ */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const Uuid = Type.String({ format: 'uuid', pattern: UUID_PATTERN, description: 'UUID, 8-4-4-4-12 hex digits' });
+
+/** Schedule names appear in `/v1/schedules/by-name/{name}`: no "/" and no control characters. */
+export const SCHEDULE_NAME_PATTERN = '^[^/\\u0000-\\u001f]+$';
+
+/** What a value that fails one of the patterns above is told, instead of the bare regular expression. */
+export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+	[QUEUE_NAME_PATTERN]: 'must be 1–64 letters, digits, ".", "_" or "-", and not "." or ".."',
+	[UUID_PATTERN]: 'must be a UUID written as 8-4-4-4-12 hex digits',
+	[SCHEDULE_NAME_PATTERN]: 'must not contain "/" or control characters',
+};
+
+/**
+ * The validator keyword that bounds a free-form JSON field's nesting (PAYLOAD_MAX_DEPTH). It is an
+ * OpenAPI extension (`x-…`), so the document stays valid and shows which fields it applies to.
+ */
+export const BOUNDED_NESTING = 'x-bounded-nesting';
+
+/** Any JSON value (a payload), nested at most PAYLOAD_MAX_DEPTH levels. */
+export function JsonValue(options: TSchemaOptions = {}) {
+	return Type.Unknown({ ...options, [BOUNDED_NESTING]: true });
+}
 
 /** A task type (what handlers switch on); the same bounds wherever a task name is given. */
 export function taskNameSchema(description: string) {
@@ -44,7 +75,10 @@ export const ErrorBody = Type.Object({
 	}),
 });
 
-/** Every 4xx a route can answer, for the OpenAPI document. */
+/**
+ * Every 4xx a route can answer, for the OpenAPI document (routes with path parameters also answer
+ * 414 for an over-long one; the server adds it to their documents).
+ */
 export const errorResponses = {
 	400: ErrorBody,
 	401: ErrorBody,
@@ -52,34 +86,14 @@ export const errorResponses = {
 	409: ErrorBody,
 	413: ErrorBody,
 	415: ErrorBody,
+	/** The database is not reachable (restarting, say): nothing was written; retry after `Retry-After`. */
+	503: ErrorBody,
 };
+
+/** A list's paging cursor: opaque, as returned in `nextCursor` (a schedule name's cursor can pass 1,000 characters). */
+export const Cursor = Type.String({ minLength: 1, maxLength: 2048, description: 'The nextCursor of the previous page' });
 
 export const ListQuery = {
 	limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-	cursor: Type.Optional(Type.String({ maxLength: 200 })),
+	cursor: Type.Optional(Cursor),
 };
-
-/** Where a newest-first page (tasks, batches) ends: keyset position on (created_at, id). */
-export interface CreatedAtPosition {
-	createdAt: string;
-	id: string;
-}
-
-/** Opaque cursors: base64url of a small JSON position, so clients cannot depend on their contents. */
-export function encodeCreatedAtCursor(position: CreatedAtPosition | null): string | null {
-	return position === null ? null : Buffer.from(JSON.stringify({ c: position.createdAt, i: position.id })).toString('base64url');
-}
-
-/** The position of a cursor this API returned; a 400 naming `cursor` for anything else. */
-export function decodeCreatedAtCursor(cursor: string | undefined): CreatedAtPosition | null {
-	if (cursor === undefined) return null;
-	try {
-		const p = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c?: unknown; i?: unknown } | null;
-		if (typeof p?.c === 'string' && !Number.isNaN(Date.parse(p.c)) && typeof p.i === 'string' && /^[0-9a-f-]{36}$/.test(p.i)) {
-			return { createdAt: p.c, id: p.i };
-		}
-	} catch {
-		// reported below
-	}
-	throw invalidField('cursor', 'is not a cursor this API returned');
-}
