@@ -8,12 +8,12 @@ import {
 	bodyMutations,
 	jsonText,
 	MALFORMED_JSON,
-	prng,
 	RAW_MARK,
 	sample,
 	type Schema,
 	WRONG_CONTENT_TYPES,
 } from './badInputMutations.js';
+import { seededRandom } from './support.js';
 
 /**
  * A bad-input fuzzer driven by the engine's own `/openapi.json`: for every route and method of the
@@ -32,7 +32,7 @@ import {
  */
 
 const SEED = 20_261_204;
-const random = prng(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 
 // ---------------------------------------------------------------------------------------------

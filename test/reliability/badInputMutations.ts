@@ -4,17 +4,6 @@
  * Every value produced is refused by the schema it is meant for, or by a rule of the contract.
  */
 
-/** mulberry32: small, seedable, good enough to pick values. */
-export function prng(seed: number): () => number {
-	let a = seed >>> 0;
-	return () => {
-		a = (a + 0x6d2b79f5) >>> 0;
-		let t = a;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
-}
 // ---------------------------------------------------------------------------------------------
 // A small reader of the document's schemas: does a value satisfy a schema? Keywords it does not
 // know pass, so it can only err towards "valid" — and a value it calls valid is never sent as bad.
