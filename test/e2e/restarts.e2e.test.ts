@@ -15,7 +15,8 @@ import { nodeOutput, scenarios, type Scenarios, type WorkflowJson } from './scen
  * the engine delivers the waiting tasks as soon as the trigger has registered its handler, but n8n
  * saves the trigger's secret only once every trigger of the workflow is registered; until then the
  * trigger answers 503 + Retry-After and runs nothing. In both, every task must end completed with
- * exactly one successful n8n execution.
+ * exactly one successful n8n execution — save, in (a), a task whose execution n8n saved as
+ * successful while answering the engine with a failure as it stopped (see expectExactlyOnce).
  */
 describe('e2e restarts: n8n restarted under a task stream, a worker re-activated with tasks waiting', () => {
 	let h: Harness;
@@ -136,16 +137,28 @@ describe('e2e restarts: n8n restarted under a task stream, a worker re-activated
 		return [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => `${key} ×${n}`).join(', ') + [...said].map((text) => `; ${text}`).join('');
 	}
 
-	function expectExactlyOnce(ids: string[], tasks: Json[], perTask: Map<string, number>) {
+	/**
+	 * Each task completed by exactly one successful execution. The one exception (`lostAnswers`):
+	 * n8n stopping mid-request can save an execution as successful yet answer the engine with a
+	 * 500 "There was a problem executing the workflow" or a cut connection (an execution still
+	 * `new` when n8n's shutdown drops it from its active list). The engine cannot tell that from a
+	 * failure, so it retries: a second execution with a cause. Such a task may run twice only if one
+	 * of its attempts did end that way; every other task runs exactly once. (Async completion
+	 * reports — the workflow telling the engine itself — are what remove this window.)
+	 */
+	function expectExactlyOnce(ids: string[], tasks: Json[], perTask: Map<string, number>, lostAnswers = false): string[] {
 		expect(tasks.filter((t) => t.state !== 'completed').map((t) => [t.id, t.state, t.lastError])).toEqual([]);
-		expect(ids.filter((id) => perTask.get(id) !== 1).map((id) => [id, perTask.get(id) ?? 0])).toEqual([]);
+		const answerLost = (t: Json) => t.attempts.some((a: Json) => a.statusCode === 500 || a.errorClass === 'connection');
+		const twice = lostAnswers ? tasks.filter((t) => perTask.get(t.id) === 2 && answerLost(t)).map((t) => t.id as string) : [];
+		expect(ids.filter((id) => perTask.get(id) !== 1 && !twice.includes(id)).map((id) => [id, perTask.get(id) ?? 0])).toEqual([]);
 		// Nothing ran that was not one of these tasks.
 		expect([...perTask.keys()].filter((id) => !ids.includes(id))).toEqual([]);
 		// What the engine kept is what the execution answered.
 		for (const t of tasks) expect(t.result).toMatchObject({ taskId: t.id, n: t.payload.n });
+		return twice;
 	}
 
-	it('(a) n8n stopped and started again (twice) in the middle of a task stream: every task completed, each by exactly one execution', async () => {
+	it('(a) n8n stopped and started again (twice) in the middle of a task stream: every task completed, each by one execution (two only where n8n lost its answer while stopping)', async () => {
 		await createQueue('stream');
 		const workerId = await h.time('a: deploy stream worker', async () => {
 			const id = await s.deploy(worker('Stream worker', 'stream'));
@@ -179,15 +192,15 @@ describe('e2e restarts: n8n restarted under a task stream, a worker re-activated
 
 		const tasks = await h.time('a: all tasks final', () => finalTasks('stream', ids, 180_000));
 		const { perTask, all } = await successesPerTask(workerId, ids.length);
+		const twice = expectExactlyOnce(ids, tasks, perTask, true);
 		const unconfirmed = tasks.filter((t) => t.attempts.some((a: Json) => a.errorClass === 'unconfirmed')).length;
 		const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 		observed.push(
 			`a: ${ids.length} tasks, ${restarts.length} restarts (${restarts.map((r) => `stop ${seconds(r.stopMs)}, 1 s down, boot ${seconds(r.startMs)}, boot page served ${r.bootPages}× to a probe`).join('; ')}); ` +
 				`${tasks.filter((t) => t.state === 'completed').length} completed, ${all.filter((e) => e.status === 'success').length} successful executions ` +
 				`(${all.length} finished), max ${Math.max(...perTask.values())} per task; ${tasks.filter((t) => t.attemptCount > 1).length} tasks retried, ` +
-				`${unconfirmed} met n8n's boot page (retried as unconfirmed); attempts: ${attemptSummary(tasks)}`,
+				`${unconfirmed} met n8n's boot page (retried as unconfirmed); ${twice.length} ran twice after n8n lost its answer while stopping; attempts: ${attemptSummary(tasks)}`,
 		);
-		expectExactlyOnce(ids, tasks, perTask);
 	}, 420_000);
 
 	it('(b) a worker deactivated, tasks enqueued meanwhile, then re-activated: every task completed, each by exactly one execution', async () => {
