@@ -4,7 +4,7 @@ import { keyOf } from './signature';
 
 /**
  * The confirmation marker the engine requires from handlers registered with `confirm: true`
- * (DESIGN §3.4): a 2xx without it — n8n's `200 n8n is starting up. Please wait` while it boots,
+ * (docs/delivery-contract.md): a 2xx without it — n8n's `200 n8n is starting up. Please wait` while it boots,
  * a proxy's 200 — does not complete the task, it is retried as `unconfirmed`.
  *
  *   x-task-confirm: v1,<base64 HMAC-SHA256("confirm.<webhook-id>.<attempt>.<webhook-timestamp>")>

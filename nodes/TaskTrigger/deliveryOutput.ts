@@ -1,7 +1,7 @@
 import type { IDataObject } from 'n8n-workflow';
 
 /**
- * The trigger's output for one delivery (DESIGN §3.4 body). A task's payload fields come first,
+ * The trigger's output for one delivery (the body of docs/delivery-contract.md). A task's payload fields come first,
  * at the top level when the payload is an object (otherwise under `payload`), and the task's
  * metadata under `task`, which wins if the payload has a `task` field too. A batch event (a
  * delivery named like `batch.finished` whose payload holds the batch) outputs the batch itself.

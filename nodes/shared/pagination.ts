@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workfl
 
 import { engineRequest } from './transport';
 
-/** The engine's list shape (DESIGN §3.7). */
+/** The engine's list shape. */
 interface Page {
 	items: IDataObject[];
 	nextCursor: string | null;

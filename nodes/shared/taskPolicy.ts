@@ -3,7 +3,7 @@ import type { IDataObject, INodeProperties } from 'n8n-workflow';
 /**
  * Task delivery policy shared by Enqueue Task and Schedule Task: priority, retry policy and
  * attempt timeout, as options of an "Options" collection, and how they become the engine's fields.
- * Left empty, each falls back to the queue's setting and then to the priority class (DESIGN §3.3).
+ * Left empty, each falls back to the queue's setting and then to the priority class.
  */
 export const taskPolicyOptions: INodeProperties[] = [
 	{

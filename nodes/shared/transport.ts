@@ -38,7 +38,7 @@ export interface EngineResponse<T> {
 	body: T;
 }
 
-/** One wrong field, as the engine reports it (DESIGN §3.7). */
+/** One wrong field, as the engine reports it. */
 export interface EngineFieldProblem {
 	field: string;
 	message: string;

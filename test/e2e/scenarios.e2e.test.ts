@@ -282,7 +282,7 @@ describe('e2e scenarios: a real n8n with our nodes, driving a real engine', () =
 		const stored = await s.getWorkflow(workerId);
 		expect(handler.url).toBe(h.webhookUrl(`${stored.nodes.find((n) => n.name === 'Task Trigger')!.webhookId}/webhook`));
 
-		// A delivery body as the engine sends it (DESIGN §3.4), fixed bytes per id.
+		// A delivery body as the engine sends it (docs/delivery-contract.md), fixed bytes per id.
 		const now = new Date().toISOString();
 		const delivery = (id: string) =>
 			JSON.stringify({ id, queue: 'signed', name: 'send-confirmation', payload: { email: 'x@example.test' }, attempt: 1, maxAttempts: 4, scheduledFor: now, createdAt: now });

@@ -8,7 +8,7 @@ import { DomainError } from '../../engine/src/errors.js';
 import { dropSchema, freshSchema, startTestEngine, type TestEngine } from '../helpers/engine.js';
 
 /**
- * API_KEYS is the whole truth (DESIGN §5.5): an engine's start makes the database's key set equal
+ * API_KEYS is the whole truth (README, "Security"): an engine's start makes the database's key set equal
  * to its API_KEYS (only the generated key while unset), and running engines follow within 10 s.
  */
 const K1 = 'first-key-0123456789abcdef';

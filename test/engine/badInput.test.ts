@@ -5,7 +5,7 @@ import { startTestEngine, TEST_API_KEY, type TestEngine } from '../helpers/engin
 
 /**
  * Bad input is a 4xx in the error shape, naming the field, and writes nothing — never a 500
- * (DESIGN §3.2, §3.7). Each case here used to reach PostgreSQL and fail there.
+ * (README, "The API"). Each case here used to reach PostgreSQL and fail there.
  */
 
 let te: TestEngine;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 
 /**
- * API key scopes (DESIGN §5.5) on every route of the engine's own /openapi.json. The expected scope
+ * API key scopes (README, "Security") on every route of the engine's own /openapi.json. The expected scope
  * of each route is written out here, independently of the engine's table: a route this list does
  * not know fails the test, so a new route gets a deliberate decision.
  */

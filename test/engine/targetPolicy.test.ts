@@ -9,7 +9,7 @@ import { DomainError } from '../../engine/src/errors.js';
 import { loopbackOnly } from '../helpers/loopbackOnly.js';
 
 /**
- * The target policy (DESIGN §5.5). No test here lets a connection to a refused address leave the
+ * The target policy (README, "Security"). No test here lets a connection to a refused address leave the
  * machine: names resolve through an injected resolver (never /etc/hosts or real DNS), the only
  * real server listens on 127.0.0.1, and a loopback-only guard around every socket would stop — and
  * report — any connection the policy let through by mistake.

@@ -1,4 +1,4 @@
-// The nodes with scoped API keys (DESIGN §5.5): the Task Trigger works with a `write` key, the
+// The nodes with scoped API keys (README, "Security"): the Task Trigger works with a `write` key, the
 // credential test passes with any valid key (a `read` key included: Queue Health needs no more),
 // and a `read` key cannot register a handler.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

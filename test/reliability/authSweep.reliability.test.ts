@@ -4,7 +4,7 @@ import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 /**
  * The auth sweep: every route and method of `/openapi.json`, without a key and with a wrong one,
  * over real HTTP. Each must be a 401 in the error shape — except the exact public allow-list
- * (DESIGN §3.1): the probes, the OpenAPI document and the docs page.
+ * (README, "Security"): the probes, the OpenAPI document and the docs page.
  */
 
 const PUBLIC = new Set(['GET /v1/health', 'GET /v1/health/ready', 'GET /openapi.json', 'GET /docs']);

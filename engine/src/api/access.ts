@@ -22,7 +22,7 @@ export interface AccessOptions {
 }
 
 /**
- * Who may call what (DESIGN §5.5): a bearer key on every route but the public ones (401 without a
+ * Who may call what (README, "Security"): a bearer key on every route but the public ones (401 without a
  * valid one), the key's scope against the route's (403 `forbidden`, auth/scopes.ts), queue settings
  * on create for `admin` only, and `secret` fields left out of answers the scope may not see. Every
  * protected route's OpenAPI entry documents its scope and the 403. Register before the routes.

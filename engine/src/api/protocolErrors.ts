@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { FieldProblem } from '../errors.js';
 
-/** The one error shape of the API (DESIGN §3.7). */
+/** The one error shape of the API. */
 export function errorBody(code: string, message: string, details: FieldProblem[] = []) {
 	return { error: { code, message, details } };
 }

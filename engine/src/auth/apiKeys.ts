@@ -30,7 +30,7 @@ export interface ApiKeyProvisioning {
 }
 
 /**
- * Makes the database's key set equal to this engine's API_KEYS (DESIGN §5.5): listed keys are
+ * Makes the database's key set equal to this engine's API_KEYS (README, "Security"): listed keys are
  * added or get their listed scope, every other key is deleted — so removing a key from API_KEYS
  * and restarting one engine revokes it everywhere (running engines drop it within seconds, see
  * {@link ApiKeyVerifier}). While API_KEYS is unset the generated key is the only one: created on
@@ -74,7 +74,7 @@ async function useGeneratedKey(db: Queryable, dataDir: string): Promise<ApiKeyPr
 	return { generatedKey: key, keyFile, revoked };
 }
 
-/** Options of {@link ApiKeyVerifier}; the defaults are the promise of DESIGN §5.5. */
+/** Options of {@link ApiKeyVerifier}; the defaults are the promise of README's "Security" section. */
 export interface ApiKeyVerifierOptions {
 	now?: () => number;
 	/** The key set is re-read when older than this (a revoked key stops working within it). */

@@ -1,5 +1,5 @@
 /**
- * What an API key may do (DESIGN §5.5). Each key has one scope; a scope includes the ones below it.
+ * What an API key may do (README, "Security"). Each key has one scope; a scope includes the ones below it.
  *
  * - `admin`: everything, including queue settings and queue signing secrets.
  * - `write`: tasks, schedules, batches, dead letters, handlers (with their secrets); may create a

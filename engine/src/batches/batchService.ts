@@ -49,7 +49,7 @@ export interface BatchServiceDeps {
 const RETRYABLE: readonly BatchState[] = ['running', 'completed_with_failures', 'failed'];
 
 /**
- * Batches (DESIGN §3.5): items split into chunks, each chunk a task. Items are stored as chunks when
+ * Batches (README, "Batches"): items split into chunks, each chunk a task. Items are stored as chunks when
  * they arrive; chunks become tasks as they are released (see BatchProgress). Counters change only
  * inside the transactions that move chunks, so reading a batch is reading one row.
  */

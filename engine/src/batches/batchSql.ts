@@ -3,7 +3,7 @@ import { beforePositionSql, createdAtMicrosSql, type CreatedAtPosition } from '.
 import type { RetryPolicy } from '../delivery/retryPolicy.js';
 
 /**
- * A batch's states (DESIGN §3.5), mirrored by the CHECK on `batches.state`, and which module moves a
+ * A batch's states (README, "Batches"), mirrored by the CHECK on `batches.state`, and which module moves a
  * batch out of each.
  */
 export const BatchState = {

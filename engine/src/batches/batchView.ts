@@ -3,7 +3,7 @@ import type { BatchRow } from './batchSql.js';
 const FINISHED = new Set(['completed', 'completed_with_failures', 'failed']);
 
 /**
- * The batch as the API shows it and its completion callback carries (DESIGN §3.7), from counters
+ * The batch as the API shows it and its completion callback carries, from counters
  * only. Throughput is items finished (processed + failed) per second since the start; the ETA is
  * what is left at that pace, 0 once finished, null while nothing can be estimated.
  */

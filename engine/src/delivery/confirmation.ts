@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { secretKey } from './signature.js';
 
 /**
- * The confirmation marker (DESIGN §3.4, handler `confirm`): proof, in the answer to a delivery,
+ * The confirmation marker (docs/delivery-contract.md, handler `confirm`): proof, in the answer to a delivery,
  * that the handler itself received THIS attempt and ran its work — not a booting n8n (which
  * answers `200 n8n is starting up. Please wait` to everything), a proxy's 200, or an answer meant
  * for another task or attempt.

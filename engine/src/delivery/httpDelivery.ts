@@ -34,7 +34,7 @@ export type ErrorClass =
 	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted' | 'unconfirmed' | 'target_refused';
 
 /**
- * How an attempt ended (DESIGN §3.4): `delivered` completes the task, `retry` schedules another
+ * How an attempt ended (docs/delivery-contract.md): `delivered` completes the task, `retry` schedules another
  * attempt (honouring `retryAfterSeconds`), `failed` dead-letters it at once. `result` is the body
  * parsed as JSON (whatever its content-type) when it parses and fits `resultLimitBytes`, else null;
  * `responseSnippet` is the start of the body as text, null when there was none.
@@ -81,7 +81,7 @@ export interface DeliveryClientOptions {
 /** Sent with a 503 by a handler that is registered but cannot work yet (the Task Trigger before n8n saved its secret). */
 export const HANDLER_STARTING_HEADER = 'x-task-handler-starting';
 
-// 404 is retried because n8n answers it while a workflow is inactive or restarting (DESIGN §3.4).
+// 404 is retried because n8n answers it while a workflow is inactive or restarting (docs/delivery-contract.md).
 const RETRY_STATUSES = new Set([404, 408, 410, 425, 429]);
 
 export function createDeliveryClient(opts: DeliveryClientOptions = {}): DeliveryClient {

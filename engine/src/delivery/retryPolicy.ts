@@ -1,5 +1,5 @@
 /**
- * Retry timing as pure functions (DESIGN §3.3, §3.7 "Retry jitter"): no clock, no randomness
+ * Retry timing as pure functions (docs/delivery-contract.md, "The answer"): no clock, no randomness
  * and no I/O of their own, so callers and tests pass `now` and `random` in.
  */
 

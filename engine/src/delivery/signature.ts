@@ -166,7 +166,7 @@ export interface DeliveryHeaderInput {
 	queue: string;
 }
 
-/** The headers of one signed delivery attempt (DESIGN §3.4). */
+/** The headers of one signed delivery attempt (docs/delivery-contract.md). */
 export function deliveryHeaders(input: DeliveryHeaderInput): Record<string, string> {
 	return {
 		'content-type': 'application/json',

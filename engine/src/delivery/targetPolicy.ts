@@ -3,7 +3,7 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { domainToASCII } from 'node:url';
 
 /**
- * Where the engine may POST (DESIGN §5.5): task URLs, handlers and batch callbacks.
+ * Where the engine may POST (README, "Security"): task URLs, handlers and batch callbacks.
  *
  * Always refused, whatever TARGET_ALLOW says: link-local addresses (169.254.0.0/16, fe80::/10 —
  * where cloud metadata services answer), the metadata addresses fd00:ec2::254 (AWS, IPv6) and

@@ -25,7 +25,7 @@ export function targetFor(task: TaskRow, queue: QueueRow, handler: HandlerRow | 
 	return { url: handler.url, secrets: [handler.secret], handlerId: handler.id, confirm: handler.confirm };
 }
 
-/** The delivery body of DESIGN §3.4; `scheduledFor` is the task's due time. */
+/** The delivery body (docs/delivery-contract.md); `scheduledFor` is the task's due time. */
 export function taskDeliveryBody(task: TaskRow): Record<string, unknown> {
 	return {
 		id: task.id,

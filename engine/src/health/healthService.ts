@@ -15,7 +15,7 @@ import {
 } from './healthSql.js';
 import { evaluateStatus, worstStatus, type HealthReason, type HealthStatus, type HealthThresholds } from './queueStatus.js';
 
-/** A queue's health as the API shows it (DESIGN §3.7), plus `recovered` and `handlers.healthy`. */
+/** A queue's health as the API shows it, plus `recovered` and `handlers.healthy`. */
 export interface QueueHealth {
 	queue: string;
 	status: HealthStatus;

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/pool.js';
 
 /**
- * The SQL behind queue health (DESIGN §3.6). Every statement takes a list of queues and answers one
+ * The SQL behind queue health (README, "Queue health and metrics"). Every statement takes a list of queues and answers one
  * row per queue, each figure read by its own LATERAL subquery over an index range of that queue, so
  * the cost follows what a queue has in flight and in the window, not the size of the tables
  * (bench/health1m.mjs). Times are the database clock's. The big statements are named (prepared),

@@ -1,5 +1,5 @@
 /**
- * A queue's status from its figures and the caller's thresholds (DESIGN §3.6): `warning` when a
+ * A queue's status from its figures and the caller's thresholds (README, "Queue health and metrics"): `warning` when a
  * figure is over its threshold, `critical` when it is also at twice the threshold or more, or when
  * due tasks wait for a handler and the queue has no healthy one. Pure, so every edge is tested
  * without a database.

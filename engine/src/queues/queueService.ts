@@ -26,7 +26,7 @@ export interface QueueInput {
 	paused?: boolean;
 }
 
-/** The queue as the API shows it (DESIGN §3.7). */
+/** The queue as the API shows it. */
 export function presentQueue(q: QueueRow) {
 	return {
 		name: q.name,

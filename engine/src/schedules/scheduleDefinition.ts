@@ -135,7 +135,7 @@ export function enqueueInputOf(v: ScheduleValues, runAt?: Date): EnqueueInput {
 	};
 }
 
-/** The schedule as the API shows it (DESIGN §3.7). */
+/** The schedule as the API shows it. */
 export function presentSchedule(s: ScheduleRow) {
 	return {
 		id: s.id,

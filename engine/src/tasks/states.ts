@@ -1,5 +1,5 @@
 /**
- * A task's states (DESIGN §3.3), and which module moves a task out of each. Mirrored by the CHECK on
+ * A task's states, and which module moves a task out of each. Mirrored by the CHECK on
  * `tasks.state`, which holds every state but `scheduled`: a scheduled task is stored as `queued`
  * with a `due_at` still ahead, so no writer has to flip it when the time comes.
  */

@@ -33,7 +33,7 @@ export interface TaskServiceDeps {
 	log?: Logger;
 }
 
-/** The task as the API shows it (DESIGN §3.7). */
+/** The task as the API shows it. */
 export function presentTask(t: TaskRow, attempts?: AttemptRow[]) {
 	return {
 		id: t.id,

@@ -1,4 +1,4 @@
-// Handler `confirm` (DESIGN §3.4, issue 10 item 2): a 2xx from a handler registered with
+// Handler `confirm` (docs/delivery-contract.md, issue 10 item 2): a 2xx from a handler registered with
 // `confirm: true` completes its task only with the handler's confirmation marker. n8n answers every
 // request with `200 n8n is starting up. Please wait` (text/html) while it boots; such an answer must
 // be retried as `unconfirmed`, never kept as a finished task.

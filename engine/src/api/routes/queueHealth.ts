@@ -70,7 +70,7 @@ const AllQueuesBody = Type.Object({
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
 
-/** Queue health (DESIGN §3.6–3.7): current figures and a status from the caller's thresholds. */
+/** Queue health (README, "Queue health and metrics"): current figures and a status from the caller's thresholds. */
 export function queueHealthRoutes(health: HealthService) {
 	return async (app: FastifyInstance) => {
 		app.get<{ Params: { name: string }; Querystring: HealthQuery }>(

@@ -1,6 +1,6 @@
 import { Type, type TSchemaOptions } from 'typebox';
 
-/** Shapes shared by several resources (DESIGN §3.7). */
+/** Shapes shared by several resources. */
 
 /**
  * A queue name travels in URL paths (`/v1/queues/{name}`), where `.` and `..` are path steps that
