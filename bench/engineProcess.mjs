@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { onCleanup } from './cleanup.mjs';
 import { dropSchemas, freshSchema } from './database.mjs';
 
@@ -22,6 +22,15 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Engine log lines (LOG_LEVEL=warn) echoed to stderr before we only count them. */
 const MAX_ECHOED_LOG_LINES = 20;
+
+/**
+ * The default of an engine setting (DELIVERY_CONCURRENCY…) as the build under test declares it,
+ * so a report never names a stale default; null when that build has no such setting.
+ */
+export async function engineDefault(name) {
+	const { SETTINGS } = await import(pathToFileURL(path.join(path.dirname(MAIN), 'config.js')).href);
+	return SETTINGS.find((s) => s.name === name)?.default ?? null;
+}
 
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or null once it is gone. */
 export function readRss(pid) {
@@ -69,11 +78,13 @@ export function sampleRss(pid, intervalMs = 100) {
 /**
  * Starts `node engine/dist/main.js start --port 0` against `databaseUrl` in a fresh schema and waits
  * for its "listening on" line. `stop()` ends it (SIGTERM, SIGKILL after 10 s) and drops its schemas.
+ * `schema`: start on that existing schema instead (an engine restarted on another's data); `stop()`
+ * then leaves the schemas to whoever made them.
  * Diagnostics: `diagnostics.cpuProfDir` writes a CPU profile there; `diagnostics.countQueries`
  * prints the engine's SQL statements by total time when it stops.
  */
-export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {} }) {
-	const schema = freshSchema();
+export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {}, schema: existingSchema }) {
+	const schema = existingSchema ?? freshSchema();
 	const apiKey = randomBytes(24).toString('hex');
 	const dataDir = await mkdtemp(path.join(os.tmpdir(), 'task-engine-bench-data-'));
 	const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -125,7 +136,7 @@ export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {
 			console.log(`  engine  SQL by total client time (${statementLines.length} distinct statements; top ${QUERY_LINES}):`);
 			for (const line of statementLines.slice(0, QUERY_LINES)) console.log(`    ${line}`);
 		}
-		await dropSchemas(pool, [schema, `${schema}_pgboss`]);
+		if (!existingSchema) await dropSchemas(pool, [schema, `${schema}_pgboss`]);
 		await rm(dataDir, { recursive: true, force: true });
 	});
 
@@ -200,5 +211,5 @@ export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {
 		return res.body;
 	}
 
-	return { pid: child.pid, schema, baseUrl, api, call, rss: () => readRss(child.pid), cpuSeconds: () => readCpuSeconds(child.pid), stop };
+	return { pid: child.pid, schema, baseUrl, apiKey, api, call, rss: () => readRss(child.pid), cpuSeconds: () => readCpuSeconds(child.pid), stop };
 }

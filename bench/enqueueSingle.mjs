@@ -1,38 +1,66 @@
-// 1. Single-task enqueue throughput: 32 keep-alive HTTP clients doing POST /v1/tasks to a queue
-// with no handler (nothing is delivered) vs raw boss.send() with 32 calls in flight.
+// 1. Single-task enqueue throughput: 32 clients doing POST /v1/tasks to a queue with no handler
+// (nothing is delivered) vs raw boss.send() with 32 calls in flight. Two HTTP clients, one after
+// the other on the same engine, each with its own warm-up and queue: node:http with a keep-alive
+// agent, and Node's global fetch (undici: keep-alive, no limit on connections per origin), which
+// is what most callers' code uses and costs more per request on the client side.
 import { startEngine } from './engineProcess.mjs';
 import { startRawBoss } from './rawBoss.mjs';
 import { fmtRate, perSecond, runPool } from './stats.mjs';
 
 const CONCURRENCY = 32;
 
-export async function measureSingleEnqueue(ctx, { count, warmup }) {
+/** POST /v1/tasks through Node's global fetch; resolves with the status, the body read to the end (so the connection is reused). */
+async function fetchEnqueue(engine, body) {
+	const res = await fetch(`${engine.baseUrl}/v1/tasks`, {
+		method: 'POST',
+		headers: { authorization: `Bearer ${engine.apiKey}`, 'content-type': 'application/json' },
+		body: JSON.stringify(body),
+	});
+	await res.arrayBuffer();
+	return res.status;
+}
+
+const CLIENTS = {
+	'node:http': async (engine, body) => (await engine.api('POST', '/v1/tasks', body)).status,
+	fetch: fetchEnqueue,
+};
+
+async function engineEnqueue(engine, client, { count, warmup }) {
+	const queue = `bench-enqueue-${client.replace(/\W/g, '')}`;
+	await engine.call('POST', '/v1/queues', { name: queue });
+	const post = CLIENTS[client];
+	let failures = 0;
+	const enqueue = async (i) => {
+		if ((await post(engine, { queue, name: 'noop', payload: { i } })) !== 201) failures += 1;
+	};
+	await runPool(warmup, CONCURRENCY, enqueue);
+	const cpuBefore = engine.cpuSeconds();
+	const clientCpuBefore = process.cpuUsage();
+	const began = performance.now();
+	await runPool(count, CONCURRENCY, enqueue);
+	const ms = performance.now() - began;
+	const cpuMs = (engine.cpuSeconds() - cpuBefore) * 1000;
+	const clientCpu = process.cpuUsage(clientCpuBefore);
+	if (failures > 0) throw new Error(`${failures} enqueues with ${client} did not answer 201`);
+	const rate = perSecond(count, ms);
+	console.log(
+		`  engine  POST /v1/tasks, ${client.padEnd(9)} ${count} tasks, ${CONCURRENCY} in flight: ${Math.round(ms)} ms → ${fmtRate(rate)}` +
+			` (engine CPU ${Math.round((100 * cpuMs) / ms)}% of one core, ${(cpuMs / count).toFixed(2)} ms per task;` +
+			` client (benchmark process) CPU ${((clientCpu.user + clientCpu.system) / 1000 / count).toFixed(2)} ms per task)`,
+	);
+	return rate;
+}
+
+export async function measureSingleEnqueue(ctx, sizes) {
 	const engine = await startEngine(ctx);
-	let engineRate;
+	const engineRates = {};
 	try {
-		const queue = 'bench-enqueue';
-		await engine.call('POST', '/v1/queues', { name: queue });
-		let failures = 0;
-		const enqueue = async (i) => {
-			const res = await engine.api('POST', '/v1/tasks', { queue, name: 'noop', payload: { i } });
-			if (res.status !== 201) failures += 1;
-		};
-		await runPool(warmup, CONCURRENCY, enqueue);
-		const cpuBefore = engine.cpuSeconds();
-		const began = performance.now();
-		await runPool(count, CONCURRENCY, enqueue);
-		const ms = performance.now() - began;
-		const cpuMs = (engine.cpuSeconds() - cpuBefore) * 1000;
-		if (failures > 0) throw new Error(`${failures} enqueues did not answer 201`);
-		engineRate = perSecond(count, ms);
-		console.log(
-			`  engine  POST /v1/tasks   ${count} tasks, ${CONCURRENCY} clients: ${Math.round(ms)} ms → ${fmtRate(engineRate)}` +
-				` (engine CPU ${Math.round((100 * cpuMs) / ms)}% of one core, ${(cpuMs / count).toFixed(2)} ms per task)`,
-		);
+		for (const client of Object.keys(CLIENTS)) engineRates[client] = await engineEnqueue(engine, client, sizes);
 	} finally {
 		await engine.stop();
 	}
 
+	const { count, warmup } = sizes;
 	const raw = await startRawBoss(ctx);
 	let rawRate;
 	try {
@@ -48,11 +76,11 @@ export async function measureSingleEnqueue(ctx, { count, warmup }) {
 		const cpuMs = (cpu.user + cpu.system) / 1000;
 		rawRate = perSecond(count, ms);
 		console.log(
-			`  raw     boss.send()      ${count} jobs,  ${CONCURRENCY} in flight (pool of 10): ${Math.round(ms)} ms → ${fmtRate(rawRate)}` +
+			`  raw     boss.send()                ${count} jobs,  ${CONCURRENCY} in flight (pool of 10): ${Math.round(ms)} ms → ${fmtRate(rawRate)}` +
 				` (benchmark process CPU ${(cpuMs / count).toFixed(2)} ms per job)`,
 		);
 	} finally {
 		await raw.stop();
 	}
-	return { engineRate, rawRate };
+	return { engineRate: engineRates['node:http'], fetchRate: engineRates.fetch, rawRate };
 }

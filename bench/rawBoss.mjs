@@ -26,5 +26,5 @@ export async function startRawBoss({ databaseUrl, pool, options = {} }) {
 		const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ${quoteIdent(schema)}.job WHERE name = $1 AND state = $2`, [queue, state]);
 		return rows[0].n;
 	};
-	return { boss, schema, countJobs, stop };
+	return { boss, schema, pool, countJobs, stop };
 }

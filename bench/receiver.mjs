@@ -1,5 +1,6 @@
-// A minimal handler for the engine's deliveries: node:http on 127.0.0.1 answering 200 `{}` at once,
-// recording when each task id (the `webhook-id` header) first arrived.
+// A minimal handler for the engine's deliveries: node:http on 127.0.0.1 answering 200 `{}` at once
+// (or after `delayMs`, a handler that takes that long), recording when each task id (the
+// `webhook-id` header) first arrived and how long the answers were held.
 import http from 'node:http';
 import { onCleanup } from './cleanup.mjs';
 import { nowMs } from './stats.mjs';
@@ -7,13 +8,18 @@ import { nowMs } from './stats.mjs';
 /**
  * `keepBodies`: also parse and keep each first delivery's JSON body (pickup and lateness need
  * `createdAt`/`scheduledFor`; the throughput run only counts).
+ * `delayMs`: answer that long after the body arrived, like a handler doing work (0: at once).
  */
-export async function startReceiver({ keepBodies = false } = {}) {
+export async function startReceiver({ keepBodies = false, delayMs = 0 } = {}) {
 	const arrivals = new Map(); // task id → { at, body }
 	const waiters = new Map(); // task id → resolve
 	const countWaiters = [];
 	let requests = 0;
 	let connections = 0;
+	// Request arrival → answer written, summed: the handler's share of a delivery, measured rather
+	// than assumed (a 20 ms timer fires a little late, more so on a loaded machine).
+	let heldMs = 0;
+	let answered = 0;
 
 	const server = http.createServer((req, res) => {
 		const at = nowMs();
@@ -23,9 +29,15 @@ export async function startReceiver({ keepBodies = false } = {}) {
 		req.on('data', (c) => {
 			if (keepBodies) chunks.push(c);
 		});
-		req.on('end', () => {
+		const answer = () => {
 			res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 });
 			res.end('{}');
+			heldMs += nowMs() - at;
+			answered += 1;
+		};
+		req.on('end', () => {
+			if (delayMs > 0) setTimeout(answer, delayMs);
+			else answer();
 			if (typeof id !== 'string' || arrivals.has(id)) return;
 			let body = null;
 			if (keepBodies) {
@@ -68,6 +80,10 @@ export async function startReceiver({ keepBodies = false } = {}) {
 		/** Every request, repeats included. */
 		get requests() {
 			return requests;
+		},
+		/** Mean time a request was held before its answer was written (ms), over every answered request. */
+		get meanHeldMs() {
+			return answered === 0 ? 0 : heldMs / answered;
 		},
 		arrivals,
 		/** The first arrival of `id`, or null after `timeoutMs`. */

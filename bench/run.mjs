@@ -1,47 +1,94 @@
 // The engine benchmark (`npm run bench`): each measurement against raw pg-boss in the same run on
-// the same database, then a summary with the targets of issue 3. See `node bench/run.mjs --help`.
+// the same database, then a summary with the targets of issue 11. See `node bench/run.mjs --help`.
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { measureBacklog } from './backlog.mjs';
 import { cleanupAll } from './cleanup.mjs';
 import { openDatabase } from './database.mjs';
 import { measureDelayed } from './delayed.mjs';
-import { measureDelivery } from './delivery.mjs';
+import { measureDefaultDelivery, measureDelivery } from './delivery.mjs';
 import { measureBulkEnqueue } from './enqueueBulk.mjs';
 import { measureSingleEnqueue } from './enqueueSingle.mjs';
 import { measurePickup } from './pickup.mjs';
-import { fmtMiB, fmtMs, fmtRate, probeRoundTrip } from './stats.mjs';
+import { machineState } from './stats.mjs';
+import { printSummary } from './summary.mjs';
 
+const BACKLOG = { tasks: 1_000_000, deliver: 5000 };
 const SIZES = {
-	full: { enqueue: { warmup: 500, count: 5000 }, bulk: { calls: 20 }, delivery: { total: 20_000 }, pickup: { samples: 300, pollingSamples: 60 }, delayed: { count: 300 } },
-	quick: { enqueue: { warmup: 200, count: 2000 }, bulk: { calls: 8 }, delivery: { total: 5000 }, pickup: { samples: 100, pollingSamples: 20 }, delayed: { count: 100 } },
+	full: {
+		enqueue: { warmup: 500, count: 5000 },
+		bulk: { calls: 20 },
+		default: { instant: 4000, slow: 3000 },
+		delivery: { c50: 10_000, c500: 20_000 },
+		pickup: { samples: 300, pollingSamples: 60 },
+		delayed: { count: 300 },
+		backlog: BACKLOG,
+	},
+	quick: {
+		enqueue: { warmup: 200, count: 2000 },
+		bulk: { calls: 8 },
+		default: { instant: 1500, slow: 1000 },
+		delivery: { c50: 3000, c500: 5000 },
+		pickup: { samples: 100, pollingSamples: 20 },
+		delayed: { count: 100 },
+		// The 1M backlog is the point of that measurement: it is not shrunk, only left out of --quick.
+		backlog: BACKLOG,
+	},
 };
-const MEASUREMENTS = ['enqueue', 'bulk', 'delivery', 'pickup', 'delayed'];
-/** The whole run is bounded: past this, everything is stopped and the run fails. */
-const RUN_LIMIT_MS = 8 * 60_000;
+const MEASUREMENTS = ['enqueue', 'bulk', 'default', 'delivery', 'pickup', 'delayed', 'backlog'];
+/** Left out of --quick unless named with --only: filling a million tasks takes minutes. */
+const NOT_QUICK = ['backlog'];
+/**
+ * The whole run is bounded: past this, everything is stopped and the run fails. The full run's
+ * budget covers the 1M backlog (a few minutes on 2 busy cores) on top of the rest.
+ */
+const RUN_LIMIT_MS = { full: 15 * 60_000, quick: 8 * 60_000 };
 
-const HELP = `Usage: node bench/run.mjs [--quick] [--only ${MEASUREMENTS.join(',')}] [--count-queries] [--cpu-prof DIR]
+const n = (value) => value.toLocaleString('en-US');
+const F = SIZES.full;
+const Q = SIZES.quick;
+const HELP = `Usage: node bench/run.mjs [--quick] [--only ${MEASUREMENTS.join(',')}] [--skip …] [--count-queries] [--cpu-prof DIR]
 
 Database: BENCH_DATABASE_URL, else an embedded PostgreSQL in a temporary folder.
-Each measurement starts the compiled engine (engine/dist; build it first) as a child process in a
-fresh schema, and raw pg-boss in another, and drops both at the end.
+Each measurement starts the compiled engine (engine/dist; build it first, or BENCH_ENGINE_MAIN=a
+build's main.js) as a child process in a fresh schema, and raw pg-boss in another, and drops both
+at the end. Each section and each delivery run prints the load average and a SELECT 1 round trip.
 
-  enqueue   POST /v1/tasks, 32 keep-alive clients, 5,000 after 500 warm-up, vs boss.send() × 32 in flight
-  bulk      POST /v1/tasks/bulk 20 × 1,000 (4 in flight) vs boss.insert() the same way
-  delivery  20,000 no-op tasks to a local receiver (queue concurrency 500) vs work() batchSize 100
-            (localConcurrency 1 and 4); the engine's RSS peak during it and idle after
-  pickup    300 sequential enqueue → delivery (p50/p99) vs send() → work() with LISTEN/NOTIFY (300)
-            and with 0.5 s polling (60 samples: each waits a whole interval, see pickup.mjs)
-  delayed   300 tasks due in 1–5 s (fixed seed): lateness p50/p99 vs startAfter + 0.5 s polling
+  enqueue   POST /v1/tasks, ${n(F.enqueue.count)} after ${n(F.enqueue.warmup)} warm-up, 32 in flight, with node:http keep-alive and
+            with Node's fetch, vs boss.send() × 32 in flight
+  bulk      POST /v1/tasks/bulk ${F.bulk.calls} × 1,000 (4 in flight) vs boss.insert() the same way
+  default   the default queue (concurrency 10): ${n(F.default.instant)} tasks to an instant local handler and ${n(F.default.slow)}
+            to one answering after 20 ms; throughput, engine time per slot cycle (elapsed × 10 /
+            tasks − the handler's time), vs work() holding 10 at a time (batchSize 10)
+  delivery  concurrency 50 (${n(F.delivery.c50)} tasks) and 500 (${n(F.delivery.c500)}), instant handler, vs work() batchSize
+            50 and 100 × 5 workers (the same concurrency) and batchSize 100 × 1 (the target's
+            baseline); the engine's RSS at start, idle, peak while delivering and idle after
+  pickup    ${F.pickup.samples} sequential enqueue → delivery (p50/p99) vs send() → work() with LISTEN/NOTIFY (${F.pickup.samples})
+            and with 0.5 s polling (${F.pickup.pollingSamples} samples: each waits a whole interval, see pickup.mjs)
+  delayed   ${F.delayed.count} tasks due in 1–5 s (fixed seed): lateness p50/p99 vs startAfter + 0.5 s polling
+  backlog   ${n(F.backlog.tasks)} tasks bulk-enqueued through the API into a paused queue; the engine's RSS
+            idle with them queued (the filling engine, and a fresh one on the same data), and
+            while delivering ${n(F.backlog.deliver)} of them (not in --quick unless named with --only)
 
---quick shrinks: enqueue 2,000 (+200 warm-up), bulk 8 calls, delivery 5,000 tasks, pickup 100
-(polling 20), delayed 100.
+--quick shrinks: enqueue ${n(Q.enqueue.count)} (+${Q.enqueue.warmup} warm-up), bulk ${Q.bulk.calls} calls, default ${n(Q.default.instant)} + ${n(Q.default.slow)} tasks,
+delivery ${n(Q.delivery.c50)} + ${n(Q.delivery.c500)} tasks, pickup ${Q.pickup.samples} (polling ${Q.pickup.pollingSamples}), delayed ${Q.delayed.count}; leaves out backlog.
+--skip leaves out the named measurements. The run stops after ${RUN_LIMIT_MS.full / 60_000} minutes (--quick: ${RUN_LIMIT_MS.quick / 60_000}).
 
 Diagnostics (they slow the engine a little; figures taken with them are not the benchmark's):
   --count-queries  print each engine's SQL statements by total client time when it stops
   --cpu-prof DIR   write a CPU profile of each engine process into DIR (open in Chrome DevTools)
 `;
 
+function measurementList(value, flag) {
+	const names = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+	const unknown = names.filter((m) => !MEASUREMENTS.includes(m));
+	if (unknown.length > 0 || names.length === 0) throw new Error(`${flag} takes some of ${MEASUREMENTS.join(',')} (got "${value ?? ''}")`);
+	return names;
+}
+
 function parseArgs(argv) {
-	const args = { quick: false, only: MEASUREMENTS, diagnostics: {} };
+	const args = { quick: false, only: null, skip: [], diagnostics: {} };
 	for (let i = 0; i < argv.length; i++) {
 		const arg = argv[i];
 		if (arg === '--help' || arg === '-h') {
@@ -52,84 +99,62 @@ function parseArgs(argv) {
 		else if (arg === '--cpu-prof') {
 			args.diagnostics.cpuProfDir = argv[++i];
 			if (!args.diagnostics.cpuProfDir) throw new Error('--cpu-prof needs a folder');
-		}
-		else if (arg === '--only' || arg.startsWith('--only=')) {
-			const value = arg.includes('=') ? arg.slice('--only='.length) : argv[++i];
-			args.only = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-			const unknown = args.only.filter((m) => !MEASUREMENTS.includes(m));
-			if (unknown.length > 0 || args.only.length === 0) throw new Error(`--only takes some of ${MEASUREMENTS.join(',')} (got "${value ?? ''}")`);
+		} else if (arg === '--only' || arg.startsWith('--only=') || arg === '--skip' || arg.startsWith('--skip=')) {
+			const flag = arg.startsWith('--only') ? '--only' : '--skip';
+			const names = measurementList(arg.includes('=') ? arg.slice(flag.length + 1) : argv[++i], flag);
+			if (flag === '--only') args.only = names;
+			else args.skip = names;
 		} else throw new Error(`unknown argument "${arg}" (see --help)`);
 	}
+	const chosen = args.only ?? MEASUREMENTS.filter((m) => !(args.quick && NOT_QUICK.includes(m)));
+	args.measurements = chosen.filter((m) => !args.skip.includes(m));
 	return args;
 }
 
-const ratio = (engine, raw) => (engine == null || raw == null || raw === 0 ? 'n/a' : `${(engine / raw).toFixed(2)}×`);
-
-function printSummary(r) {
-	const rows = [];
-	const verdict = (ok) => (ok === null ? '' : ok ? 'met' : 'MISSED');
-	if (r.enqueue) {
-		const { engineRate, rawRate } = r.enqueue;
-		rows.push(['HTTP enqueue, 32 clients (tasks/s)', fmtRate(engineRate), `${fmtRate(rawRate)} send()`, ratio(engineRate, rawRate), '≥ raw send()', verdict(engineRate >= rawRate)]);
+/**
+ * Which engine the figures belong to. `npm run bench` builds engine/dist from the working tree
+ * first, so uncommitted changes under engine/ are part of what is measured: say so.
+ */
+function engineUnderTest() {
+	if (process.env.BENCH_ENGINE_MAIN) return `${process.env.BENCH_ENGINE_MAIN} (BENCH_ENGINE_MAIN)`;
+	try {
+		const cwd = fileURLToPath(new URL('..', import.meta.url));
+		const git = (...gitArgs) => execFileSync('git', gitArgs, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+		const changed = git('status', '--porcelain', '--', 'engine').split('\n').filter(Boolean).length;
+		return `engine/dist; working tree at ${git('rev-parse', '--short', 'HEAD')}${changed ? ` with ${changed} changed or new files under engine/` : ', engine/ unchanged'}`;
+	} catch {
+		return 'engine/dist (git state unknown)';
 	}
-	if (r.bulk) {
-		const { engineRate, rawRate } = r.bulk;
-		rows.push(['Bulk enqueue, 1,000/call (tasks/s)', fmtRate(engineRate), `${fmtRate(rawRate)} insert()`, ratio(engineRate, rawRate), '', '']);
-	}
-	if (r.delivery) {
-		const d = r.delivery;
-		rows.push(['Delivery, no-op (tasks/s)', fmtRate(d.engineRate), `${fmtRate(d.rawRate)} work() lc 1`, ratio(d.engineRate, d.rawRate), '≥ 2,000/s', verdict(d.engineRate >= 2000)]);
-		rows.push(['  vs work() localConcurrency 4', '', fmtRate(d.rawRate4), ratio(d.engineRate, d.rawRate4), '', '']);
-		rows.push(['Engine RSS peak during delivery', fmtMiB(d.rssPeak), '', '', '', '']);
-		rows.push(['Engine RSS idle before / after', `${fmtMiB(d.rssIdleBefore)} / ${fmtMiB(d.rssIdleAfter)}`, '', '', '', '']);
-	}
-	if (r.pickup) {
-		const { engine, rawNotify, rawPolling } = r.pickup;
-		rows.push(['Pickup p50', fmtMs(engine.p50), `${fmtMs(rawNotify.p50)} notify`, ratio(engine.p50, rawNotify.p50), '', '']);
-		rows.push(['Pickup p99', fmtMs(engine.p99), `${fmtMs(rawNotify.p99)} notify`, ratio(engine.p99, rawNotify.p99), '≤ 50 ms', verdict(engine.p99 !== null && engine.p99 <= 50)]);
-		rows.push(['  vs 0.5 s polling p50 / p99', '', `${fmtMs(rawPolling.p50)} / ${fmtMs(rawPolling.p99)}`, `${ratio(engine.p50, rawPolling.p50)} / ${ratio(engine.p99, rawPolling.p99)}`, '', '']);
-	}
-	if (r.delayed) {
-		const { engine, raw } = r.delayed;
-		rows.push(['Delayed lateness p50', fmtMs(engine.p50), `${fmtMs(raw.p50)} polling`, ratio(engine.p50, raw.p50), '', '']);
-		rows.push(['Delayed lateness p99', fmtMs(engine.p99), `${fmtMs(raw.p99)} polling`, ratio(engine.p99, raw.p99), '≤ 100 ms', verdict(engine.p99 !== null && engine.p99 <= 100)]);
-	}
-	const header = ['measurement', 'engine', 'raw pg-boss', 'engine/raw', 'target', ''];
-	const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-	const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-	console.log('\nSummary (throughput: engine/raw > 1 is faster; latency: engine/raw < 1 is faster)');
-	console.log(line(header));
-	console.log(line(widths.map((w) => '-'.repeat(w))));
-	for (const row of rows) console.log(line(row));
 }
 
-async function main() {
-	const args = parseArgs(process.argv.slice(2));
+async function main(args) {
 	const sizes = args.quick ? SIZES.quick : SIZES.full;
 	const started = performance.now();
 	const db = await openDatabase();
 	console.log(`task-engine benchmark${args.quick ? ' (--quick)' : ''}: node ${process.version}, ${os.cpus().length} CPUs, PostgreSQL ${db.version} via ${db.label}`);
-	if (process.env.BENCH_ENGINE_MAIN) console.log(`engine under test: ${process.env.BENCH_ENGINE_MAIN} (BENCH_ENGINE_MAIN)`);
+	console.log(`engine under test: ${engineUnderTest()}`);
 	const ctx = { databaseUrl: db.url, pool: db.pool, diagnostics: args.diagnostics };
 	const results = {};
 	const steps = {
 		enqueue: ['1. HTTP enqueue throughput', () => measureSingleEnqueue(ctx, sizes.enqueue)],
 		bulk: ['2. Bulk enqueue', () => measureBulkEnqueue(ctx, sizes.bulk)],
-		delivery: ['3. End-to-end delivery of no-op tasks (6. engine RSS)', () => measureDelivery(ctx, sizes.delivery)],
-		pickup: ['4. Pickup latency, idle queue', () => measurePickup(ctx, sizes.pickup)],
-		delayed: ['5. Delayed-task lateness', () => measureDelayed(ctx, sizes.delayed)],
+		default: ['3. Delivery at the default queue concurrency (10)', () => measureDefaultDelivery(ctx, sizes.default)],
+		delivery: ['4. Delivery at concurrency 50 and 500, instant handler (and the engine\'s RSS)', () => measureDelivery(ctx, sizes.delivery)],
+		pickup: ['5. Pickup latency, idle queue', () => measurePickup(ctx, sizes.pickup)],
+		delayed: ['6. Delayed-task lateness', () => measureDelayed(ctx, sizes.delayed)],
+		backlog: [`7. Engine RSS with ${sizes.backlog.tasks.toLocaleString('en-US')} tasks queued`, () => measureBacklog(ctx, sizes.backlog)],
 	};
-	for (const name of MEASUREMENTS.filter((m) => args.only.includes(m))) {
+	for (const name of MEASUREMENTS.filter((m) => args.measurements.includes(m))) {
 		const [title, run] = steps[name];
-		const rt = await probeRoundTrip(db.pool);
-		const load = os.loadavg().map((l) => l.toFixed(1)).join(' ');
-		console.log(`\n${title}   [load average ${load}; SELECT 1 round trip p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)}]`);
+		const machine = await machineState(db.pool);
+		console.log(`\n${title}   [${machine.label}]`);
 		const began = performance.now();
-		results[name] = await run();
+		results[name] = { machine, ...(await run()) };
 		console.log(`  (${((performance.now() - began) / 1000).toFixed(1)} s)`);
 	}
 	printSummary(results);
-	console.log(`\nTotal ${((performance.now() - started) / 1000).toFixed(1)} s`);
+	const end = await machineState(db.pool);
+	console.log(`\nTotal ${((performance.now() - started) / 1000).toFixed(1)} s; at the end: ${end.label}`);
 }
 
 let exiting = false;
@@ -141,11 +166,19 @@ async function finish(code, reason) {
 	process.exit(code);
 }
 
-const watchdog = setTimeout(() => void finish(1, `the run took longer than ${RUN_LIMIT_MS / 60_000} minutes`), RUN_LIMIT_MS);
+let args;
+try {
+	args = parseArgs(process.argv.slice(2));
+} catch (error) {
+	process.stderr.write(`${error.message}\n`);
+	process.exit(2);
+}
+const limitMs = args.quick ? RUN_LIMIT_MS.quick : RUN_LIMIT_MS.full;
+const watchdog = setTimeout(() => void finish(1, `the run took longer than ${limitMs / 60_000} minutes`), limitMs);
 watchdog.unref();
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void finish(130, signal));
 process.on('unhandledRejection', (error) => void finish(1, error?.stack ?? String(error)));
-main().then(
+main(args).then(
 	() => finish(0),
 	(error) => finish(1, error?.stack ?? String(error)),
 );

@@ -1,4 +1,5 @@
 // Small numeric helpers shared by the measurements: percentiles, a seeded random, formatting.
+import os from 'node:os';
 
 /** Nearest-rank percentile of `values` (0 < p ≤ 100); null for an empty list. */
 export function percentile(values, p) {
@@ -82,4 +83,14 @@ export async function probeRoundTrip(pool, count = 50) {
 		times.push(performance.now() - began);
 	}
 	return latencySummary(times);
+}
+
+/**
+ * How busy the machine is right now: the load averages and a SELECT 1 probe, with a label to print
+ * beside a measurement (absolute rates move with them; other work shares this machine).
+ */
+export async function machineState(pool) {
+	const rt = await probeRoundTrip(pool);
+	const load = os.loadavg();
+	return { load, rt, label: `load average ${load.map((l) => l.toFixed(1)).join(' ')}; SELECT 1 round trip p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)}` };
 }
