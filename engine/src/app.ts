@@ -17,6 +17,7 @@ import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryRescuer } from './maintenance/deliveryRescuer.js';
 import { EngineHeartbeat } from './maintenance/engineHeartbeat.js';
 import { RetentionCleaner } from './maintenance/retentionCleaner.js';
+import { TEST_HANDLER_EXPIRY_INTERVAL_MS, TestHandlerExpiry } from './maintenance/testHandlerExpiry.js';
 import { HealthService } from './health/healthService.js';
 import { checkReadiness } from './health/readiness.js';
 import type { EngineMetrics } from './metrics/engineMetrics.js';
@@ -50,6 +51,7 @@ export interface Engine {
 	readonly health: HealthService;
 	readonly metrics: EngineMetrics;
 	readonly retention: RetentionCleaner;
+	readonly testHandlerExpiry: TestHandlerExpiry;
 	readonly schedules: ScheduleService;
 	readonly batches: BatchService;
 	readonly scheduleEnqueuer: ScheduleEnqueuer;
@@ -184,6 +186,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		batches.reportTo(metrics);
 		scheduleEnqueuer.reportTo(metrics);
 		const retention = new RetentionCleaner(pool, { completedDays: config.retentionCompletedDays, failedDays: config.retentionFailedDays }, log.child({ component: 'retention' }), metrics);
+		const testHandlerExpiry = new TestHandlerExpiry(pool, schema);
 		const loops: ServiceLoop[] = [];
 		if (options.background !== false) {
 			await heartbeat.register();
@@ -199,6 +202,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			};
 			loops.push(new ServiceLoop(heartbeat, 5000, log), new ServiceLoop(rescueAndWake, 5000, log));
 			loops.push(new ServiceLoop(retention, config.retentionIntervalSeconds * 1000, log));
+			loops.push(new ServiceLoop(testHandlerExpiry, TEST_HANDLER_EXPIRY_INTERVAL_MS, log));
 			loops.push(new ServiceLoop({ name: 'catalogRefresh', runOnce: async () => (await catalog.loadAll(), {}) }, 30_000, log));
 			// Fires are logged at debug by the enqueuer itself, not as an info line per tick.
 			loops.push(new ServiceLoop({ name: scheduleEnqueuer.name, runOnce: async () => (await scheduleEnqueuer.runOnce(), {}) }, SCHEDULE_TICK_MS, log));
@@ -238,6 +242,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			health,
 			metrics,
 			retention,
+			testHandlerExpiry,
 			schedules,
 			scheduleEnqueuer,
 			batches,

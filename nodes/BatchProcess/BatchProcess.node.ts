@@ -15,7 +15,10 @@ export class BatchProcess implements INodeType {
 		name: 'batchProcess',
 		icon: { light: 'file:batchProcess.svg', dark: 'file:batchProcess.dark.svg' },
 		group: ['output'],
-		version: 1,
+		// 1.1: "Wait Until Finished" on top with its timeout below it, policy fields inherit unless
+		// set, a "Retry" section.
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description: 'Process large sets of items in the background in chunks, with progress, cancel and retry',
 		defaults: { name: 'Batch Process' },

@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchQueues } from '../shared/queueLocator';
+import { withPriorityName } from '../shared/taskPolicy';
 import { router } from './actions/router';
 import * as task from './actions/task';
 
@@ -12,7 +13,9 @@ export class EnqueueTask implements INodeType {
 		name: 'enqueueTask',
 		icon: { light: 'file:enqueueTask.svg', dark: 'file:enqueueTask.dark.svg' },
 		group: ['output'],
-		version: 1,
+		// 1.1: policy fields inherit unless set, a "Retry" section, priorities output by class name.
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description: 'Run work in the background with retries, delays and priorities, and manage tasks',
 		defaults: { name: 'Enqueue Task' },
@@ -36,6 +39,9 @@ export class EnqueueTask implements INodeType {
 	methods = { listSearch: { searchQueues } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		return await router.call(this);
+		const output = await router.call(this);
+		if (this.getNode().typeVersion < 1.1) return output;
+		// The engine's `priority` is an integer; the node speaks of the classes its form offers.
+		return output.map((items) => items.map((item) => ({ ...item, json: withPriorityName(item.json) })));
 	}
 }

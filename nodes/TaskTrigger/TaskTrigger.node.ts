@@ -28,7 +28,8 @@ export class TaskTrigger implements INodeType {
 		icon: { light: 'file:taskTrigger.svg', dark: 'file:taskTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
-		subtitle: '={{"queue: " + $parameter["queue"].value}}',
+		// n8n hands `$parameter` a resource locator's value (not the {mode, value} object) in expressions.
+		subtitle: '={{$parameter["queue"] ? "queue: " + $parameter["queue"] : ""}}',
 		description: 'Starts the workflow for each background task of a queue, and retries it when the workflow fails',
 		defaults: { name: 'Task Trigger' },
 		inputs: [],

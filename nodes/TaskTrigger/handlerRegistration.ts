@@ -11,6 +11,11 @@ import { engineRequest, hasEngineCode, hasStatus } from '../shared/transport';
  * n8n calls these for the production URL when the workflow is activated/deactivated, and for the
  * test URL while the editor listens for a test event; each kind keeps its own registration (id,
  * secret) in the node's static data, so a test session never replaces the production handler.
+ *
+ * Removal goes by URL, not by mode or static data: n8n runs every `delete` hook in `internal` mode
+ * (test and production alike), and a test session ends with a workflow rebuilt from n8n's cache,
+ * whose node data may be gone. The engine is the backstop: a test handler takes one task and is
+ * deleted after it, or 120 s after its registration.
  */
 
 /** `production` for an active workflow, `test` while the editor listens for a test event. */
@@ -25,7 +30,10 @@ export interface Registration {
 	events: string[];
 }
 
-/** n8n runs the hooks (and the webhook) of the test URL in `manual` mode. */
+/**
+ * n8n runs `checkExists`/`create` (and the webhook) of the test URL in `manual` mode. (Not `delete`:
+ * that runs in `internal` mode for both, see removeHandler.)
+ */
 export function handlerModeOf(executionMode: string): HandlerMode {
 	return executionMode === 'manual' ? 'test' : 'production';
 }
@@ -117,17 +125,47 @@ export async function registerHandler(this: IHookFunctions): Promise<boolean> {
 	return true;
 }
 
-/** Removes this node's handler for the current mode; one the engine no longer has is fine. */
+/**
+ * Removes this node's handler: the registration kept for this webhook URL (test or production, the
+ * URLs differ), and any other handler of the queue with this URL — the one a test session registered
+ * when n8n no longer has the node's data, or one registered before the data was saved. One the
+ * engine no longer has is fine.
+ */
 export async function removeHandler(this: IHookFunctions): Promise<boolean> {
-	const mode = handlerModeOf(this.getMode());
+	const url = this.getNodeWebhookUrl('default');
+	if (url === undefined) throw new NodeOperationError(this.getNode(), 'n8n gave no webhook URL for this node');
 	const staticData = this.getWorkflowStaticData('node');
-	const registration = registrationOf(staticData, mode);
-	if (registration === undefined) return true;
-	try {
-		await engineRequest(this, { method: 'DELETE', path: handlerPath(registration) });
-	} catch (error) {
-		if (!hasStatus(error, 404)) throw asNodeError(this.getNode(), error, 0);
+	const queues = new Set<string>();
+	for (const mode of ['production', 'test'] as const) {
+		const registration = registrationOf(staticData, mode);
+		if (registration?.url !== url) continue;
+		await deleteHandler(this, registration);
+		queues.add(registration.queue);
+		delete staticData[mode];
 	}
-	delete staticData[mode];
+	const queue = queueNameParameter.call(this, 'queue');
+	if (queue !== '') queues.add(queue);
+	for (const name of queues) await deleteHandlersWithUrl(this, name, url);
 	return true;
+}
+
+async function deleteHandler(context: IHookFunctions, registration: Pick<Registration, 'queue' | 'handlerId'>): Promise<void> {
+	try {
+		await engineRequest(context, { method: 'DELETE', path: handlerPath(registration) });
+	} catch (error) {
+		if (!hasStatus(error, 404)) throw asNodeError(context.getNode(), error, 0);
+	}
+}
+
+/** Deletes every handler of `queue` registered for `url` (a queue that no longer exists has none). */
+async function deleteHandlersWithUrl(context: IHookFunctions, queue: string, url: string): Promise<void> {
+	let handlers: Handler[];
+	try {
+		const page = await engineRequest<{ items: Handler[] }>(context, { method: 'GET', path: `/v1/queues/${pathSegment(queue)}/handlers` });
+		handlers = page.items;
+	} catch (error) {
+		if (hasStatus(error, 404)) return;
+		throw asNodeError(context.getNode(), error, 0);
+	}
+	for (const handler of handlers.filter((h) => h.url === url)) await deleteHandler(context, { queue, handlerId: handler.id });
 }

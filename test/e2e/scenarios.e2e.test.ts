@@ -266,7 +266,11 @@ describe('e2e scenarios: a real n8n with our nodes, driving a real engine', () =
 		const [eventRun] = await h.time('4: batch.finished event workflow', () => s.finishedExecutions(ids.events, 1));
 		expect(eventRun.status).toBe('success');
 		expect(nodeOutput(eventRun, 'Batch events')[0]).toMatchObject({ id: batch.id, state: 'completed', items: { processed: 10_000, failed: 0 } });
-		const eventTasks = (await h.engineApi('GET', '/v1/tasks?queue=contacts&name=batch.finished')).body.items;
+		// n8n records the execution before its answer reaches the engine: wait for the task to settle.
+		const eventTasks = await eventually(async () => {
+			const items = (await h.engineApi('GET', '/v1/tasks?queue=contacts&name=batch.finished')).body.items;
+			return items.length > 0 && items.every((t: { state: string }) => !['queued', 'active'].includes(t.state)) ? items : undefined;
+		}, 15_000, 'the batch event task to settle');
 		expect(eventTasks).toHaveLength(1);
 		expect(eventTasks[0]).toMatchObject({ state: 'completed', result: { batchId: batch.id, state: 'completed', processed: 10_000 } });
 	}, 240_000);

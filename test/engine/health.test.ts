@@ -126,8 +126,19 @@ describe('queue health', () => {
 		expect(batchOnly.reasons.map((r: { code: string }) => r.code)).toEqual(['no_handler']);
 		expect(batchOnly.handlers.count).toBe(0);
 
-		// A test-mode handler serves a queue that has no production handler (as the dispatcher does).
+		// A test-mode handler serves a queue that has no production handler (as the dispatcher does),
+		// for one task: then it is gone, and the other task waits again.
 		await te.api('POST', '/v1/queues/orphan/handlers', { url: receiver.url, mode: 'test' });
+		const tested = await eventually(async () => {
+			const b = (await te.api('GET', '/v1/queues/orphan/health')).body;
+			return b.counts.completed === 1 && b.handlers.count === 0 ? b : undefined;
+		});
+		expect(tested.reasons.map((r: { code: string }) => r.code)).toEqual(['no_handler']);
+		expect(tested.counts).toMatchObject({ queued: 1, scheduled: 1, completed: 1 });
+
+		// Production handlers take the rest; they alone are the queue's handlers.
+		await te.api('POST', '/v1/queues/orphan/handlers', { url: `${receiver.url}/a` });
+		await te.api('POST', '/v1/queues/orphan/handlers', { url: `${receiver.url}/b` });
 		const healed = await eventually(async () => {
 			const b = (await te.api('GET', '/v1/queues/orphan/health')).body;
 			return b.counts.completed === 2 ? b : undefined;
@@ -135,12 +146,7 @@ describe('queue health', () => {
 		expect(healed.status).toBe('ok');
 		expect(healed.reasons).toEqual([]);
 		expect(healed.counts).toMatchObject({ queued: 0, scheduled: 1, completed: 2 });
-		expect(healed.handlers).toEqual({ count: 1, healthy: 1, successRate: 1 });
-
-		// Once there are production handlers, they alone are the queue's handlers.
-		await te.api('POST', '/v1/queues/orphan/handlers', { url: `${receiver.url}/a` });
-		await te.api('POST', '/v1/queues/orphan/handlers', { url: `${receiver.url}/b` });
-		expect((await te.api('GET', '/v1/queues/orphan/health')).body.handlers).toMatchObject({ count: 2, healthy: 2 });
+		expect(healed.handlers).toEqual({ count: 2, healthy: 2, successRate: 1 });
 	});
 
 	it('measures how long due tasks have waited (paused queue)', async () => {

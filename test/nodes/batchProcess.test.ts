@@ -89,6 +89,31 @@ describe.skipIf(!engine.has('/v1/batches'))('Batch Process', () => {
 		expect(result.error!.message).toMatch(/did not finish within 1 seconds/);
 	});
 
+	it('1.1: waits with the top-level toggle, and sends the Retry section to every chunk', async () => {
+		const items = itemsOf(4);
+		const parameters = create({
+			waitUntilFinished: true,
+			waitTimeoutSeconds: 30,
+			retry: { maxRetries: 1, backoff: 'fixed' },
+			options: { targetUrl: receiver.url, priority: 'low' },
+			taskName: 'import-v11',
+		});
+		const [batch] = jsonOf(await run(parameters, { items, typeVersion: 1.1 }));
+		expect(batch).toMatchObject({ state: 'completed', totalItems: 4, chunks: { completed: 2, failed: 0 } });
+		const chunks = await engine.api<{ items: IDataObject[] }>('GET', '/v1/tasks?queue=imports&name=import-v11');
+		expect(chunks.body.items).toHaveLength(2);
+		for (const chunk of chunks.body.items) {
+			// Low's 300 s timeout is inherited; the retry fields set are the task's.
+			expect(chunk).toMatchObject({ priority: -10, retry: { limit: 1, backoff: 'fixed', delaySeconds: 60 }, timeoutSeconds: 300 });
+		}
+	});
+
+	it('1.1: outputs the batch at once when not waiting (options of version 1 do not apply)', async () => {
+		const parameters = create({ options: { targetUrl: 'http://127.0.0.1:9/never', delayBetweenChunksSeconds: 600, waitUntilFinished: true } });
+		const [batch] = jsonOf(await run(parameters, { items: itemsOf(2), typeVersion: 1.1 }));
+		expect(batch!.state).not.toBe('completed');
+	});
+
 	it('gets the status, cancels, and retries the failed chunks', async () => {
 		const [pending] = jsonOf(await run(create({ options: { targetUrl: 'http://127.0.0.1:9/never', delayBetweenChunksSeconds: 600 } }), { items: itemsOf(6) }));
 		const [status] = jsonOf(await run({ operation: 'get', batchId: String(pending!.id) }));

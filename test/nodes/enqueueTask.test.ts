@@ -148,6 +148,49 @@ describe('Enqueue', () => {
 	});
 });
 
+describe('version 1.1: policy inherited unless set, priorities by class name', () => {
+	const run11 = (parameters: INodeParameters, options: Partial<RunOptions> = {}) => run(parameters, { typeVersion: 1.1, ...options });
+
+	it("inherits the priority class's retries and timeout, and outputs the class name", async () => {
+		const [task] = jsonOf(await run11(enqueue({ options: { priority: 'high' } })));
+		expect(task).toMatchObject({ priority: 'high', retry: { limit: 5, backoff: 'exponential', delaySeconds: 60 }, maxAttempts: 6, timeoutSeconds: 30 });
+		expect(await taskInEngine(task!.id)).toMatchObject({ priority: 10 });
+		const [low] = jsonOf(await run11(enqueue({ options: { priority: 'low' } })));
+		expect(low).toMatchObject({ priority: 'low', retry: { limit: 2 }, timeoutSeconds: 300 });
+	});
+
+	it("inherits the queue's settings when nothing is set", async () => {
+		expect((await engine.api('POST', '/v1/queues', { name: 'strict', retry: { limit: 9, delaySeconds: 10 }, timeoutSeconds: 45 })).status).toBe(201);
+		const [task] = jsonOf(await run11(enqueue({ queue: byName('strict') })));
+		expect(task).toMatchObject({ priority: 'normal', retry: { limit: 9, delaySeconds: 10 }, timeoutSeconds: 45 });
+	});
+
+	it('sends the Retry section and the timeout that are set, and only those', async () => {
+		const retry = { maxRetries: 7, backoff: 'fixed', delaySeconds: 5, maxDelaySeconds: 30 };
+		const [task] = jsonOf(await run11(enqueue({ retry, options: { priority: 'high', timeoutSeconds: 12 } })));
+		expect(task).toMatchObject({ priority: 'high', retry: { limit: 7, backoff: 'fixed', delaySeconds: 5, maxDelaySeconds: 30 }, maxAttempts: 8, timeoutSeconds: 12 });
+		const [partly] = jsonOf(await run11(enqueue({ retry: { maxRetries: 0 }, options: { priority: 'low' } })));
+		expect(partly).toMatchObject({ retry: { limit: 0, maxDelaySeconds: 3600 }, maxAttempts: 1, timeoutSeconds: 300 });
+	});
+
+	it('names the priority in every task output, in bulk too, and leaves other integers as they are', async () => {
+		const [created] = jsonOf(await run11(enqueue({ when: 'afterDelay', delay: 1, delayUnit: 'hours', options: { priority: 'low' } })));
+		const [got] = jsonOf(await run11({ operation: 'get', taskId: created!.id as string }));
+		expect(got!.priority).toBe('low');
+		const listed = jsonOf(await run11({ operation: 'getAll', returnAll: false, limit: 5, filters: { queue: byName('emails') } }));
+		expect(listed.every((t) => ['high', 'normal', 'low'].includes(t.priority as string))).toBe(true);
+		const [cancelled] = jsonOf(await run11({ operation: 'cancel', taskId: created!.id as string }));
+		expect(cancelled).toMatchObject({ state: 'cancelled', priority: 'low' });
+		const bulk = jsonOf(await run11(enqueue({ options: { bulk: true, priority: 'high' } }), { items: [{ json: {} }, { json: {} }] }));
+		expect(bulk.map((t) => t.priority)).toEqual(['high', 'high']);
+
+		const custom = await engine.api<IDataObject>('POST', '/v1/tasks', { queue: 'emails', name: 'custom', priority: 5, delaySeconds: 3600 });
+		expect(jsonOf(await run11({ operation: 'get', taskId: custom.body.id as string }))[0]!.priority).toBe(5);
+		// Version 1 keeps the engine's integer.
+		expect(jsonOf(await run({ operation: 'get', taskId: created!.id as string }))[0]!.priority).toBe(-10);
+	});
+});
+
 describe('Get, Get Many, Cancel, Retry', () => {
 	it('gets a task with its attempt history', async () => {
 		const [created] = jsonOf(await run(enqueue(), { items: [{ json: { look: 'me' } }] }));

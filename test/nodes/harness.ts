@@ -205,6 +205,8 @@ export interface RunOptions {
 	items?: INodeExecutionData[];
 	/** The node's "On Error" setting. */
 	onError?: INode['onError'];
+	/** The node's version (`typeVersion`), 1 unless given. */
+	typeVersion?: number;
 }
 
 export interface RunResult {
@@ -220,7 +222,10 @@ export interface RunResult {
 
 /** Executes a one-node workflow whose node receives `items`, as a manual execution does. */
 export async function runNode(type: NodeName, parameters: INodeParameters, options: RunOptions): Promise<RunResult> {
-	const node = nodeOf(type, parameters, options.onError ? { onError: options.onError } : {});
+	const node = nodeOf(type, parameters, {
+		...(options.onError ? { onError: options.onError } : {}),
+		...(options.typeVersion === undefined ? {} : { typeVersion: options.typeVersion }),
+	});
 	const workflow = workflowOf(node);
 	const items = options.items ?? [{ json: {} }];
 	const stack: IExecuteData[] = [{ node, data: { main: [items] }, source: null }];
@@ -250,6 +255,30 @@ export async function listSearch(
 	const context = new LoadOptionsContext(workflowOf(node), node, additionalData(credentials), 'parameters.queue');
 	const search = nodeClasses[type]!.methods!.listSearch![method]!;
 	return await search.call(context, filter, paginationToken);
+}
+
+/** What n8n's editor passes as the default of an expression it cannot resolve yet. */
+const PLACEHOLDER_FILLED_AT_EXECUTION_TIME = '[filled at execution time]';
+
+/**
+ * A node's canvas subtitle as n8n's editor computes it (`getNodeSubtitle` of editor-ui): the
+ * description's `subtitle` resolved with `workflow.expression.getSimpleParameterValue` on the node
+ * (its parameters completed with defaults, as the Workflow constructor does), `undefined` when that
+ * throws. `subtitle` replaces the description's own, to show what another expression would give.
+ */
+export function canvasSubtitle(
+	type: NodeName,
+	parameters: INodeParameters,
+	options: { typeVersion?: number; subtitle?: string } = {},
+): unknown {
+	const node = nodeOf(type, parameters, options.typeVersion === undefined ? {} : { typeVersion: options.typeVersion });
+	const workflow = workflowOf(node);
+	const subtitle = options.subtitle ?? nodeClasses[type]!.description.subtitle;
+	try {
+		return workflow.expression.getSimpleParameterValue(node, subtitle, 'internal', {}, undefined, PLACEHOLDER_FILLED_AT_EXECUTION_TIME);
+	} catch {
+		return undefined;
+	}
 }
 
 /** The JSON of the first output's items. */
@@ -290,9 +319,13 @@ export function triggerHarness(parameters: INodeParameters, credentials: EngineC
 		webhookId: node.webhookId,
 		isTest: mode === 'test',
 	});
-	// n8n runs hooks of test webhooks in 'manual' mode and production ones in 'trigger' mode.
-	const executionMode = (mode: 'production' | 'test'): WorkflowExecuteMode => (mode === 'test' ? 'manual' : 'trigger');
-	const activation = (mode: 'production' | 'test'): WorkflowActivateMode => (mode === 'test' ? 'manual' : 'activate');
+	// n8n runs checkExists/create of test webhooks in 'manual' mode and of production ones in
+	// 'trigger' mode; `delete` always in 'internal' mode with activation 'update' (n8n's
+	// WebhookService.deleteWebhook callers: TestWebhooks.deactivateWebhooks, ActiveWorkflowManager).
+	const executionMode = (method: string, mode: 'production' | 'test'): WorkflowExecuteMode =>
+		method === 'delete' ? 'internal' : mode === 'test' ? 'manual' : 'trigger';
+	const activation = (method: string, mode: 'production' | 'test'): WorkflowActivateMode =>
+		method === 'delete' ? 'update' : mode === 'test' ? 'manual' : 'activate';
 
 	return {
 		node,
@@ -301,7 +334,7 @@ export function triggerHarness(parameters: INodeParameters, credentials: EngineC
 		},
 		async hook(method, mode) {
 			const data = webhookData(mode);
-			const context = new HookContext(workflow, node, data.workflowExecuteAdditionalData, executionMode(mode), activation(mode), data);
+			const context = new HookContext(workflow, node, data.workflowExecuteAdditionalData, executionMode(method, mode), activation(method, mode), data);
 			return await nodeType.webhookMethods!.default![method]!.call(context);
 		},
 		async webhook(request, response, mode) {

@@ -187,6 +187,34 @@ describe('Task Trigger', () => {
 			expect(await t.hook('checkExists', 'production')).toBe(true);
 		});
 
+		it('removes its test handler when a test session ends without the node data, leaving production alone', async () => {
+			const t = newTrigger({ queue: byName('orders') });
+			await t.hook('create', 'production');
+			await t.hook('create', 'test');
+			expect((await handlersOf('orders')).map((h) => h.mode).sort()).toEqual(['production', 'test']);
+			// n8n ends a test session with the workflow rebuilt from its cache: this node, none of its data.
+			const rebuilt = triggerHarness({ queue: byName('orders'), events: ['task'], createQueueIfMissing: true }, engine.credentials, server.urls);
+			expect(rebuilt.staticData.test).toBeUndefined();
+			expect(await rebuilt.hook('delete', 'test')).toBe(true);
+			expect((await handlersOf('orders')).map((h) => [h.mode, h.url])).toEqual([['production', `${server.webhookBaseUrl}/${t.node.webhookId}/webhook`]]);
+			// Deactivating removes the production handler the same way, data or not.
+			expect(await rebuilt.hook('delete', 'production')).toBe(true);
+			expect(await handlersOf('orders')).toEqual([]);
+			delete t.staticData.production;
+			delete t.staticData.test;
+		});
+
+		it('removes the handler of the queue it was registered for, after the queue was changed', async () => {
+			const t = newTrigger({ queue: byName('orders') });
+			await t.hook('create', 'test');
+			const moved = triggerHarness({ queue: byName('other-queue'), events: ['task'], createQueueIfMissing: true }, engine.credentials, server.urls);
+			Object.assign(moved.staticData, t.staticData);
+			expect(await moved.hook('delete', 'test')).toBe(true);
+			expect(await handlersOf('orders')).toEqual([]);
+			expect(moved.staticData.test).toBeUndefined();
+			delete t.staticData.test;
+		});
+
 		it('notices a handler removed in the engine, and one registered for other events', async () => {
 			const t = newTrigger({ queue: byName('orders') });
 			await t.hook('create', 'production');

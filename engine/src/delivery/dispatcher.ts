@@ -1,8 +1,10 @@
 import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
+import { withTransaction } from '../db/pool.js';
+import { notify } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { handlersFor, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
-import type { HandlerEvent, HandlerRow } from '../queues/handlerSql.js';
+import { claimTestHandler, deleteSpentTestHandler, releaseTestHandler, type HandlerEvent, type HandlerRow } from '../queues/handlerSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import { claimDueTasks } from './claim.js';
 import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
@@ -112,13 +114,18 @@ export class Dispatcher {
 		const entry = this.catalog.get(name);
 		if (!entry) return 'gone';
 		if (entry.queue.paused) return { claimed: 0, sleepMs: null };
-		const wanted = this.freeSlots();
+		const routes = (['task', 'batch'] as HandlerEvent[]).map((event) => ({ event, handlers: handlersFor(entry, event) }));
+		const handlerEvents = routes.filter((r) => r.handlers.length > 0).map((r) => r.event);
+		// A test handler takes one task: while one is where tasks would go, claim them one at a time,
+		// so no others are claimed only to be given back (the next round sees it taken, see pickHandler).
+		const toTestHandler = routes.some((r) => r.handlers[0]?.mode === 'test');
+		const wanted = toTestHandler ? Math.min(this.freeSlots(), 1) : this.freeSlots();
 		if (wanted === 0) return { claimed: 0, sleepMs: null };
 		const claim = await claimDueTasks(this.pool, this.dispatch, {
 			schema: this.options.schema,
 			queue: entry.queue,
 			wanted,
-			handlerEvents: (['task', 'batch'] as HandlerEvent[]).filter((event) => handlersFor(entry, event).length > 0),
+			handlerEvents,
 			engineId: this.options.engineId,
 			leaseGraceSeconds: this.options.leaseGraceSeconds,
 		});
@@ -132,13 +139,63 @@ export class Dispatcher {
 		this.log.error({ err: error, queue }, 'claiming due tasks failed; backing off');
 	}
 
-	private pickHandler(entry: QueueEntry, event: HandlerEvent) {
-		const handlers = handlersFor(entry, event);
+	/** The handler for one task: round robin over `handlersFor`, or a test handler claimed for it alone. */
+	private async pickHandler(entry: QueueEntry, task: TaskRow): Promise<HandlerRow | undefined> {
+		const handlers = handlersFor(entry, task.event);
 		if (handlers.length === 0) return undefined;
+		if (handlers[0].mode === 'test') {
+			for (const handler of handlers) {
+				// Taken in this engine's view at once (before any await), so the next claim round of
+				// this queue no longer counts on it; the database decides whether the task really gets it.
+				handler.testTaskId = task.id;
+				if (await this.claimTestHandler(handler, task)) return handler;
+			}
+			// Taken by another engine, expired, or a production handler is healthy again: the unhealthy
+			// production handlers if any, else none (the attempt is given back, uncharged).
+			const others = handlersFor(entry, task.event);
+			return others[0]?.mode === 'production' ? this.nextOf(entry, task.event, others) : undefined;
+		}
+		return this.nextOf(entry, task.event, handlers);
+	}
+
+	private nextOf(entry: QueueEntry, event: HandlerEvent, handlers: HandlerRow[]): HandlerRow {
 		const key = `${entry.queue.name}\u0000${event}`;
 		const next = (this.roundRobin.get(key) ?? 0) + 1;
 		this.roundRobin.set(key, next);
 		return handlers[next % handlers.length];
+	}
+
+	/** Claims a test handler for `task` in the database, and tells every engine's catalog; false when that fails. */
+	private async claimTestHandler(handler: HandlerRow, task: TaskRow): Promise<boolean> {
+		try {
+			return await withTransaction(this.pool, async (tx) => {
+				const claimed = await claimTestHandler(tx, { id: handler.id, taskId: task.id, event: task.event });
+				if (claimed) await notify(tx, this.options.schema, 'queues', handler.queue);
+				return claimed;
+			});
+		} catch (error) {
+			this.log.warn({ err: error, handlerId: handler.id, taskId: task.id }, 'could not claim the test handler; not delivering to it');
+			return false;
+		}
+	}
+
+	/**
+	 * After the delivery of a test handler's task, the handler is deleted. A delivery
+	 * that was given back (the trigger was still starting, or this engine is stopping) did not reach
+	 * the test, so the handler gets its task back instead. A failure here is only logged: the expiry
+	 * service deletes the handler at the end of its 120 s anyway.
+	 */
+	private async finishTestDelivery(handler: HandlerRow, task: TaskRow, givenBack: boolean): Promise<void> {
+		try {
+			await withTransaction(this.pool, async (tx) => {
+				const c = { id: handler.id, taskId: task.id };
+				const queue = givenBack ? await releaseTestHandler(tx, c) : await deleteSpentTestHandler(tx, c);
+				if (queue !== null) await notify(tx, this.options.schema, 'queues', queue);
+			});
+			if (givenBack && handler.testTaskId === task.id) handler.testTaskId = null;
+		} catch (error) {
+			this.log.warn({ err: error, handlerId: handler.id, taskId: task.id }, 'could not retire the test handler; it expires on its own');
+		}
 	}
 
 	private deliver(task: TaskRow, entry: QueueEntry): void {
@@ -163,8 +220,8 @@ export class Dispatcher {
 	}
 
 	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean): Promise<void> {
+		const handler = task.url === null ? await this.pickHandler(entry, task) : undefined;
 		const now = new Date();
-		const handler = task.url === null ? this.pickHandler(entry, task.event) : undefined;
 		const target = targetFor(task, entry.queue, handler, now);
 		let outcome: DeliveryOutcome;
 		if (target) {
@@ -180,6 +237,7 @@ export class Dispatcher {
 		}
 		const starting = handler !== undefined && handlerStarting(handler, outcome, now);
 		const release = !target || releasing() || starting;
+		if (handler?.mode === 'test') await this.finishTestDelivery(handler, task, release);
 		this.log.debug({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, statusCode: 'statusCode' in outcome ? outcome.statusCode : undefined, handlerStarting: starting }, 'attempt finished');
 		if (outcome.kind !== 'delivered' && !release) {
 			// Whether this was the last attempt is settlement's decision; the log says if the answer allows a retry.

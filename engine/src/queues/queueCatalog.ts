@@ -56,16 +56,20 @@ export class QueueCatalog {
 }
 
 /**
- * Handlers that take deliveries of `event`: the production ones, healthy ones only unless none is
- * healthy. A queue with no production handler uses its test-mode handlers (an n8n editor
- * "listening for a test event" on a workflow not yet active), so testing never steals live traffic.
+ * Handlers that take deliveries of `event`, best first:
+ * - the healthy production handlers;
+ * - else the test handlers (an n8n editor "listening for a test event") that have not had their one
+ *   task yet: the dispatcher claims one in the database before delivering to it (`claimTestHandler`,
+ *   which also makes sure that no production handler is healthy), so testing never steals live
+ *   traffic and never takes more than one task;
+ * - else the unhealthy production handlers: deliveries keep going to them, each attempt is also the
+ *   probe that finds a handler back (and retries are spaced by backoff).
  */
 export function handlersFor(entry: QueueEntry, event: HandlerEvent): HandlerRow[] {
 	const forEvent = entry.handlers.filter((h) => h.events.includes(event));
 	const production = forEvent.filter((h) => h.mode === 'production');
-	const candidates = production.length > 0 ? production : forEvent;
-	const healthy = candidates.filter((h) => h.healthy);
-	// With every handler unhealthy, deliveries keep going to them: each attempt is also the probe
-	// that finds a handler back (and retries are spaced by backoff).
-	return healthy.length > 0 ? healthy : candidates;
+	const healthy = production.filter((h) => h.healthy);
+	if (healthy.length > 0) return healthy;
+	const test = forEvent.filter((h) => h.mode === 'test' && h.testTaskId === null);
+	return test.length > 0 ? test : production;
 }

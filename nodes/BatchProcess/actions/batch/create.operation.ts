@@ -5,12 +5,66 @@ import { chunkForRequests, MAX_ITEMS_BYTES_PER_REQUEST } from '../../../shared/c
 import { asNodeError, errorItem, pairedWithAll, runPerItem } from '../../../shared/items';
 import { jsonParameter, pathSegment, requiredString } from '../../../shared/parameters';
 import { queueLocator, queueNameParameter } from '../../../shared/queueLocator';
-import { taskPolicyFields, taskPolicyOptions } from '../../../shared/taskPolicy';
+import {
+	groupedTaskPolicyFields,
+	priorityOption,
+	retrySection,
+	taskPolicyFields,
+	taskPolicyOptions,
+	timeoutOptions,
+} from '../../../shared/taskPolicy';
 import { engineRequest } from '../../../shared/transport';
+import { shownFromVersion1_1, shownInVersion1 } from '../../../shared/versions';
 import { waitForBatch } from './waitForBatch';
 
 /** Items sent per request when a batch is uploaded in pages (fewer when they are large). */
 const MAX_ITEMS_PER_PAGE = 10_000;
+
+/** Options every version has, before the policy fields (in the order n8n sorts them). */
+const batchOptions: INodeProperties[] = [
+	{
+		displayName: 'Callback URL',
+		name: 'callbackUrl',
+		type: 'string',
+		default: '',
+		placeholder: 'e.g. https://example.com/hooks/batch-done',
+		description: 'Receives one signed request with the final counters when every chunk is done',
+	},
+	{
+		displayName: 'Concurrency',
+		name: 'concurrency',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 1,
+		description: 'How many chunks may be delivered at the same time',
+	},
+	{
+		displayName: 'Delay Between Chunks (Seconds)',
+		name: 'delayBetweenChunksSeconds',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description: 'Pause between the starts of consecutive chunks, to spare the handler',
+	},
+	{
+		displayName: 'Payload JSON',
+		name: 'payload',
+		type: 'json',
+		default: '{}',
+		description: 'An object whose fields every chunk receives in its payload next to <code>items</code>',
+	},
+];
+
+const targetUrlOption: INodeProperties = {
+	displayName: 'Target URL',
+	name: 'targetUrl',
+	type: 'string',
+	default: '',
+	placeholder: 'e.g. https://example.com/hooks/chunk',
+	description: "Deliver the chunks to this URL instead of the queue's Task Triggers",
+};
+
+const WAIT_TIMEOUT_DESCRIPTION = 'How long to wait for the batch to finish before failing';
 
 const properties: INodeProperties[] = [
 	queueLocator({ description: "Queue the batch's chunks go to; its Task Trigger (or the target URL) receives them" }),
@@ -59,60 +113,25 @@ const properties: INodeProperties[] = [
 		default: 100,
 		description: 'How many items each chunk task carries',
 	},
+	// Version 1: waiting is an option, and every policy field a loose option.
 	{
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
 		placeholder: 'Add option',
 		default: {},
+		displayOptions: { show: shownInVersion1 },
 		options: [
-			{
-				displayName: 'Callback URL',
-				name: 'callbackUrl',
-				type: 'string',
-				default: '',
-				placeholder: 'e.g. https://example.com/hooks/batch-done',
-				description: 'Receives one signed request with the final counters when every chunk is done',
-			},
-			{
-				displayName: 'Concurrency',
-				name: 'concurrency',
-				type: 'number',
-				typeOptions: { minValue: 1 },
-				default: 1,
-				description: 'How many chunks may be delivered at the same time',
-			},
-			{
-				displayName: 'Delay Between Chunks (Seconds)',
-				name: 'delayBetweenChunksSeconds',
-				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 0,
-				description: 'Pause between the starts of consecutive chunks, to spare the handler',
-			},
-			{
-				displayName: 'Payload JSON',
-				name: 'payload',
-				type: 'json',
-				default: '{}',
-				description: 'An object whose fields every chunk receives in its payload next to <code>items</code>',
-			},
+			...batchOptions,
 			...taskPolicyOptions,
-			{
-				displayName: 'Target URL',
-				name: 'targetUrl',
-				type: 'string',
-				default: '',
-				placeholder: 'e.g. https://example.com/hooks/chunk',
-				description: "Deliver the chunks to this URL instead of the queue's Task Triggers",
-			},
+			targetUrlOption,
 			{
 				displayName: 'Wait Timeout (Seconds)',
 				name: 'waitTimeoutSeconds',
 				type: 'number',
 				typeOptions: { minValue: 1 },
 				default: 3600,
-				description: 'How long to wait for the batch to finish before failing',
+				description: WAIT_TIMEOUT_DESCRIPTION,
 				displayOptions: { show: { waitUntilFinished: [true] } },
 			},
 			{
@@ -123,6 +142,35 @@ const properties: INodeProperties[] = [
 				description: 'Whether to wait for every chunk to finish and output the final counters',
 			},
 		],
+	},
+	// From 1.1: waiting is a choice of its own, with its timeout right below it, only when on.
+	{
+		displayName: 'Wait Until Finished',
+		name: 'waitUntilFinished',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to wait for every chunk to finish and output the final counters. Off: the node outputs the batch as soon as it is created.',
+		displayOptions: { show: shownFromVersion1_1 },
+	},
+	{
+		displayName: 'Wait Timeout (Seconds)',
+		name: 'waitTimeoutSeconds',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 3600,
+		description: `${WAIT_TIMEOUT_DESCRIPTION}; the batch keeps running in the engine`,
+		displayOptions: { show: { ...shownFromVersion1_1, waitUntilFinished: [true] } },
+	},
+	{ ...retrySection('/options.priority'), displayOptions: { show: shownFromVersion1_1 } },
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add option',
+		default: {},
+		displayOptions: { show: shownFromVersion1_1 },
+		options: [...batchOptions, priorityOption, targetUrlOption, ...timeoutOptions],
 	},
 ];
 
@@ -148,7 +196,11 @@ function batchFields(this: IExecuteFunctions, itemIndex: number): IDataObject {
 		const url = String(options[option] ?? '').trim();
 		if (url !== '') fields[field] = url;
 	}
-	return { ...fields, ...taskPolicyFields(options) };
+	const policy =
+		this.getNode().typeVersion >= 1.1
+			? groupedTaskPolicyFields(options, this.getNodeParameter('retry', itemIndex, {}) as IDataObject)
+			: taskPolicyFields(options);
+	return { ...fields, ...policy };
 }
 
 /**
@@ -185,8 +237,10 @@ async function createBatch(this: IExecuteFunctions, fields: IDataObject, values:
 
 async function createAndMaybeWait(this: IExecuteFunctions, values: unknown[], itemIndex: number): Promise<IDataObject> {
 	const batch = await createBatch.call(this, batchFields.call(this, itemIndex), values, itemIndex);
-	if (this.getNodeParameter('options.waitUntilFinished', itemIndex, false) !== true) return batch;
-	const timeoutSeconds = this.getNodeParameter('options.waitTimeoutSeconds', itemIndex, 3600) as number;
+	// Version 1 kept these two among the options.
+	const prefix = this.getNode().typeVersion >= 1.1 ? '' : 'options.';
+	if (this.getNodeParameter(`${prefix}waitUntilFinished`, itemIndex, false) !== true) return batch;
+	const timeoutSeconds = this.getNodeParameter(`${prefix}waitTimeoutSeconds`, itemIndex, 3600) as number;
 	return await waitForBatch.call(this, String(batch.id), timeoutSeconds, itemIndex);
 }
 

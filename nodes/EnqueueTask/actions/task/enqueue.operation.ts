@@ -5,12 +5,48 @@ import { chunkForRequests, MAX_ITEMS_BYTES_PER_REQUEST } from '../../../shared/c
 import { asNodeError, errorItem, runPerItem } from '../../../shared/items';
 import { jsonParameter, requiredString } from '../../../shared/parameters';
 import { queueLocator, queueNameParameter } from '../../../shared/queueLocator';
-import { taskPolicyFields, taskPolicyOptions } from '../../../shared/taskPolicy';
+import {
+	groupedTaskPolicyFields,
+	priorityOption,
+	retrySection,
+	taskPolicyFields,
+	taskPolicyOptions,
+	timeoutOptions,
+} from '../../../shared/taskPolicy';
 import { durationSeconds, durationUnitOptions, toUtcIso } from '../../../shared/time';
 import { engineRequest, engineRequestWithStatus } from '../../../shared/transport';
+import { shownFromVersion1_1, shownInVersion1 } from '../../../shared/versions';
 
 /** The engine accepts at most this many tasks per bulk request. */
 const MAX_TASKS_PER_BULK_REQUEST = 1000;
+
+const bulkOption: INodeProperties = {
+	displayName: 'Enqueue in Bulk',
+	name: 'bulk',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to send all items in bulk requests of up to 1,000 tasks instead of one request per item. Each request is all or nothing.',
+};
+
+const idempotencyKeyOption: INodeProperties = {
+	displayName: 'Idempotency Key',
+	name: 'idempotencyKey',
+	type: 'string',
+	default: '',
+	placeholder: 'e.g. {{ $json.orderId }}',
+	description:
+		'Enqueuing again with the same key (within 24 hours, per queue) returns the first task instead of creating another',
+};
+
+const targetUrlOption: INodeProperties = {
+	displayName: 'Target URL',
+	name: 'targetUrl',
+	type: 'string',
+	default: '',
+	placeholder: 'e.g. https://example.com/hooks/task',
+	description: "Deliver to this URL instead of the queue's Task Triggers",
+};
 
 const properties: INodeProperties[] = [
 	queueLocator({ description: 'Queue the task goes to; its Task Trigger (or the target URL) receives it' }),
@@ -84,40 +120,26 @@ const properties: INodeProperties[] = [
 		description: "When the task becomes due; a time without offset is in the workflow's time zone",
 		displayOptions: { show: { when: ['atDateTime'] } },
 	},
+	// Version 1: every policy field a loose option, filled in with Normal's values once added.
 	{
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
 		placeholder: 'Add option',
 		default: {},
-		options: [
-			{
-				displayName: 'Enqueue in Bulk',
-				name: 'bulk',
-				type: 'boolean',
-				default: false,
-				description:
-					'Whether to send all items in bulk requests of up to 1,000 tasks instead of one request per item. Each request is all or nothing.',
-			},
-			{
-				displayName: 'Idempotency Key',
-				name: 'idempotencyKey',
-				type: 'string',
-				default: '',
-				placeholder: 'e.g. {{ $json.orderId }}',
-				description:
-					'Enqueuing again with the same key (within 24 hours, per queue) returns the first task instead of creating another',
-			},
-			...taskPolicyOptions,
-			{
-				displayName: 'Target URL',
-				name: 'targetUrl',
-				type: 'string',
-				default: '',
-				placeholder: 'e.g. https://example.com/hooks/task',
-				description: "Deliver to this URL instead of the queue's Task Triggers",
-			},
-		],
+		displayOptions: { show: shownInVersion1 },
+		options: [bulkOption, idempotencyKeyOption, ...taskPolicyOptions, targetUrlOption],
+	},
+	// From 1.1: the retry fields in their own section, each inherited until added.
+	{ ...retrySection('/options.priority'), displayOptions: { show: shownFromVersion1_1 } },
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add option',
+		default: {},
+		displayOptions: { show: shownFromVersion1_1 },
+		options: [bulkOption, idempotencyKeyOption, priorityOption, targetUrlOption, ...timeoutOptions],
 	},
 ];
 
@@ -162,7 +184,11 @@ function taskBody(this: IExecuteFunctions, item: INodeExecutionData, itemIndex: 
 	if (targetUrl !== '') body.url = targetUrl;
 	const idempotencyKey = String(options.idempotencyKey ?? '').trim();
 	if (idempotencyKey !== '') body.idempotencyKey = idempotencyKey;
-	return { ...body, ...taskPolicyFields(options) };
+	const policy =
+		this.getNode().typeVersion >= 1.1
+			? groupedTaskPolicyFields(options, this.getNodeParameter('retry', itemIndex, {}) as IDataObject)
+			: taskPolicyFields(options);
+	return { ...body, ...policy };
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
