@@ -11,6 +11,7 @@ import { ApiKeyVerifier, provisionApiKeys, type ApiKeyProvisioning } from './aut
 import { QueueCatalog } from './queues/queueCatalog.js';
 import { QueueService } from './queues/queueService.js';
 import { TaskService } from './tasks/taskService.js';
+import { DeadLetterService } from './tasks/deadLetterService.js';
 import { createDeliveryClient, type DeliveryClient } from './delivery/httpDelivery.js';
 import { SettlementWriter } from './delivery/settlement.js';
 import { Dispatcher } from './delivery/dispatcher.js';
@@ -222,7 +223,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 				await app.register(healthRoutes({ check: () => checkReadiness(pool) }));
 				await app.register(queueRoutes(queues));
 				await app.register(taskRoutes(tasks));
-				await app.register(deadLetterRoutes(pool, tasks));
+				await app.register(deadLetterRoutes(new DeadLetterService(pool, tasks)));
 				await app.register(queueHealthRoutes(health));
 				await app.register(batchRoutes(batches));
 				await app.register(scheduleRoutes(schedules));

@@ -1,5 +1,5 @@
 // Batch Process, run through n8n-core against a real engine over HTTP, with a real receiver as
-// the chunks' handler. Skipped (not faked) while the engine's OpenAPI document has no batches.
+// the chunks' handler.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { startReceiver } from '../helpers/receiver.js';
@@ -25,7 +25,7 @@ const create = (extra: INodeParameters = {}): INodeParameters => ({
 
 const itemsOf = (count: number) => Array.from({ length: count }, (_, n) => ({ json: { n } }));
 
-describe.skipIf(!engine.has('/v1/batches'))('Batch Process', () => {
+describe('Batch Process', () => {
 	let receiver: Awaited<ReturnType<typeof startReceiver>>;
 	let failing: Awaited<ReturnType<typeof startReceiver>>;
 

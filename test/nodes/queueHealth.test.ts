@@ -84,7 +84,7 @@ describe('Dead letters', () => {
 	});
 });
 
-describe.skipIf(!engine.has('/v1/queues/{name}/health') || !engine.has('/v1/health/queues'))('Get Health', () => {
+describe('Get Health', () => {
 	beforeAll(async () => {
 		// Due tasks and no handler at all: the engine calls that critical (no_handler).
 		for (let n = 0; n < 2; n++) expect((await engine.api('POST', '/v1/tasks', { queue: 'backlog', name: 'wait', payload: { n } })).status).toBe(201);

@@ -29,7 +29,7 @@ const upsert = (extra: INodeParameters = {}): INodeParameters => ({
 const wallClock = (iso: string) =>
 	new Intl.DateTimeFormat('en-GB', { timeZone: TIME_ZONE, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
 
-describe.skipIf(!engine.has('/v1/schedules'))('Schedule Task', () => {
+describe('Schedule Task', () => {
 	beforeAll(async () => {
 		expect((await engine.api('POST', '/v1/queues', { name: 'reports' })).status).toBe(201);
 	});

@@ -449,7 +449,7 @@ describe('Task Trigger', () => {
 			});
 		});
 
-		it.skipIf(!engine.has('/v1/batches'))('receives the batch event of a real batch when it listens for batch events', async () => {
+		it('receives the batch event of a real batch when it listens for batch events', async () => {
 			const t = newTrigger({ queue: byName('batched'), events: ['task', 'batch'] });
 			await t.hook('create', 'production');
 			const created = await engine.api<IDataObject>('POST', '/v1/batches', { queue: 'batched', name: 'rows', items: [1, 2, 3], chunkSize: 2 });

@@ -1,9 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { Pool } from '../../db/pool.js';
-import { invalidField } from '../../errors.js';
-import { countDeadLetters, deleteDeadLetters, groupDeadLetters, selectDeadLetterIds } from '../../tasks/deadLetterSql.js';
-import type { TaskService } from '../../tasks/taskService.js';
+import { REDRIVE_LIMIT, type DeadLetterService } from '../../tasks/deadLetterService.js';
 import { ErrorBody, errorResponses, QueueName, Uuid } from '../schemas/common.js';
 
 const Selector = Type.Object(
@@ -28,17 +25,8 @@ const Group = Type.Object({
 	taskIds: Type.Array(Type.String()),
 });
 
-/** Redrive moves at most this many per call; callers loop for more (the answer says how many remain). */
-const REDRIVE_LIMIT = 10_000;
-
-function requireSelector(s: Selector): void {
-	if (s.queue === undefined && s.ids === undefined && s.signature === undefined) {
-		throw invalidField('queue', 'or ids or signature is required (at least one selector)');
-	}
-}
-
 /** /v1/dead-letters: failed tasks grouped by cause, redrive and discard. */
-export function deadLetterRoutes(pool: Pool, tasks: TaskService) {
+export function deadLetterRoutes(deadLetters: DeadLetterService) {
 	return async (app: FastifyInstance) => {
 		const tags = ['dead letters'];
 		app.get<{ Querystring: { queue?: string } }>(
@@ -52,7 +40,7 @@ export function deadLetterRoutes(pool: Pool, tasks: TaskService) {
 				},
 			},
 			async (request) => {
-				const groups = await groupDeadLetters(pool, { queue: request.query.queue });
+				const groups = await deadLetters.groups(request.query.queue);
 				return { groups: groups.map((g) => ({ ...g, firstAt: g.firstAt.toISOString(), lastAt: g.lastAt.toISOString() })) };
 			},
 		);
@@ -75,11 +63,8 @@ export function deadLetterRoutes(pool: Pool, tasks: TaskService) {
 				},
 			},
 			async (request) => {
-				requireSelector(request.body);
-				const ids = await selectDeadLetterIds(pool, request.body, REDRIVE_LIMIT);
-				const moved = await tasks.requeue(ids);
-				const remaining = await countDeadLetters(pool, request.body);
-				return { redriven: moved.length, taskIds: moved.map((t) => t.id), remaining };
+				const { taskIds, remaining } = await deadLetters.redrive(request.body);
+				return { redriven: taskIds.length, taskIds, remaining };
 			},
 		);
 
@@ -94,8 +79,7 @@ export function deadLetterRoutes(pool: Pool, tasks: TaskService) {
 				},
 			},
 			async (request) => {
-				requireSelector(request.body);
-				return { discarded: await deleteDeadLetters(pool, request.body) };
+				return { discarded: await deadLetters.discard(request.body) };
 			},
 		);
 	};
