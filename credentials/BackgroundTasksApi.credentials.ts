@@ -30,7 +30,8 @@ export class BackgroundTasksApi implements ICredentialType {
 			type: 'string',
 			default: 'http://127.0.0.1:5690',
 			placeholder: 'http://127.0.0.1:5690',
-			description: 'URL of the Background Tasks engine, without the /v1 suffix',
+			description:
+				'URL of the running Background Tasks engine (task-engine start), without /v1. It must be reachable from n8n: if the test says ECONNREFUSED, the engine is not running or not at this address (inside Docker, 127.0.0.1 is the n8n container itself).',
 			required: true,
 		},
 		{
@@ -39,7 +40,8 @@ export class BackgroundTasksApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { password: true },
 			default: '',
-			description: 'The API key the engine was started with',
+			description:
+				'One of the keys in the engine\'s API_KEYS (or the key it generated and printed on first start). A key with scope "write" is all the nodes need.',
 			required: true,
 		},
 	];
@@ -54,6 +56,9 @@ export class BackgroundTasksApi implements ICredentialType {
 	};
 
 	// An authenticated route, so a wrong key fails the test (401) instead of passing on liveness.
+	// n8n shows a matching rule's message instead of the bare status text ("Unauthorized"). A
+	// connection that fails before any answer (ECONNREFUSED, ENOTFOUND) is reported by n8n with the
+	// error code alone, which no rule can change: the Base URL's description covers that case.
 	test: ICredentialTestRequest = {
 		request: {
 			baseURL: '={{$credentials.baseUrl}}',
@@ -61,5 +66,45 @@ export class BackgroundTasksApi implements ICredentialType {
 			method: 'GET',
 			qs: { limit: 1 },
 		},
+		rules: [
+			{
+				type: 'responseCode',
+				properties: {
+					value: 401,
+					message:
+						'The engine does not know this API key. Use one of the keys in the engine\'s API_KEYS (or API_KEYS_FILE), without "Bearer ", or the generated key the engine printed on its first start',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 403,
+					message:
+						'This key may not list queues (403): check that it is one of the engine\'s API_KEYS with a scope (read, write or admin; the nodes need write, e.g. API_KEYS=yourkey:write), and that no proxy in front of the engine refuses it',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 404,
+					message:
+						'Something answered at the Base URL, but not the Background Tasks engine: check the Base URL (host and port of task-engine, without /v1)',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 502,
+					message: 'A proxy answered instead of the engine: check that the Background Tasks engine is running behind it',
+				},
+			},
+			{
+				type: 'responseCode',
+				properties: {
+					value: 503,
+					message: 'The engine is not ready (starting, or its database is unreachable): check the engine\'s log and try again',
+				},
+			},
+		],
 	};
 }

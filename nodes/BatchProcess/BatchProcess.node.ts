@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchQueues } from '../shared/queueLocator';
+import { singleResource } from '../shared/resource';
 import { router } from './actions/router';
 import * as batch from './actions/batch';
 
@@ -27,14 +28,7 @@ export class BatchProcess implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'backgroundTasksApi', required: true }],
 		properties: [
-			{
-				displayName: 'Resource',
-				name: 'resource',
-				type: 'options',
-				noDataExpression: true,
-				options: [{ name: 'Batch', value: 'batch' }],
-				default: 'batch',
-			},
+			singleResource('Batch', 'batch'),
 			...batch.description,
 		],
 	};

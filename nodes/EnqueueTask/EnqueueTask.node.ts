@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchQueues } from '../shared/queueLocator';
+import { singleResource } from '../shared/resource';
 import { withPriorityName } from '../shared/taskPolicy';
 import { router } from './actions/router';
 import * as task from './actions/task';
@@ -24,14 +25,7 @@ export class EnqueueTask implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'backgroundTasksApi', required: true }],
 		properties: [
-			{
-				displayName: 'Resource',
-				name: 'resource',
-				type: 'options',
-				noDataExpression: true,
-				options: [{ name: 'Task', value: 'task' }],
-				default: 'task',
-			},
+			singleResource('Task', 'task'),
 			...task.description,
 		],
 	};

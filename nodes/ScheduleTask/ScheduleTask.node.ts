@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchQueues } from '../shared/queueLocator';
+import { singleResource } from '../shared/resource';
 import { router } from './actions/router';
 import * as schedule from './actions/schedule';
 import { searchSchedules } from './actions/schedule/scheduleLocator';
@@ -25,14 +26,7 @@ export class ScheduleTask implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'backgroundTasksApi', required: true }],
 		properties: [
-			{
-				displayName: 'Resource',
-				name: 'resource',
-				type: 'options',
-				noDataExpression: true,
-				options: [{ name: 'Schedule', value: 'schedule' }],
-				default: 'schedule',
-			},
+			singleResource('Schedule', 'schedule'),
 			...schedule.description,
 		],
 	};

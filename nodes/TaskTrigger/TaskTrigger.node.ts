@@ -31,6 +31,24 @@ export class TaskTrigger implements INodeType {
 		// n8n hands `$parameter` a resource locator's value (not the {mode, value} object) in expressions.
 		subtitle: '={{$parameter["queue"] ? "queue: " + $parameter["queue"] : ""}}',
 		description: 'Starts the workflow for each background task of a queue, and retries it when the workflow fails',
+		// n8n's generic texts ("Go to Task and create an event", "listen for events from Task") do
+		// not fit: the trigger registers itself as the queue's handler, and tasks come to it signed.
+		eventTriggerDescription: 'Waiting for a task: enqueue one to the queue (Enqueue Task node or POST /v1/tasks)',
+		activationMessage:
+			'The Task Trigger is now the handler of its queue: the engine delivers each task to it, signed, and retries a task whose execution fails.',
+		triggerPanel: {
+			header: 'Receive a task from the queue',
+			executionsHelp: {
+				inactive:
+					"<b>While building your workflow</b>, click 'Execute step': the trigger registers itself as a test handler of the queue and takes the next task enqueued to it (one task, or 120 seconds, whichever comes first). Enqueue one with the Enqueue Task node or POST /v1/tasks. The execution shows up in this editor.<br /><br /><b>Once you're happy with your workflow</b>, publish it. The trigger then registers as the queue's handler and the engine delivers every task to it, signed; a failed execution is retried with backoff. These executions show up in the <a data-key=\"executions\">executions list</a>, but not in the editor.",
+				active:
+					"<b>While building your workflow</b>, click 'Execute step': the trigger takes the next task enqueued to the queue (one task, or 120 seconds) and the execution shows up in this editor.<br /><br /><b>Your workflow is published</b>, so the trigger is the queue's handler: the engine delivers every task to it, signed, and retries a failed execution with backoff. These executions show up in the <a data-key=\"executions\">executions list</a>, but not in the editor.",
+			},
+			activationHint: {
+				inactive: 'Once you have finished building your workflow, publish it: the trigger then registers as the queue\'s handler and runs for every task (those executions will not show up here).',
+				active: 'The workflow is published: every task of the queue also runs it (those executions will not show up here).',
+			},
+		},
 		defaults: { name: 'Task Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
@@ -43,6 +61,8 @@ export class TaskTrigger implements INodeType {
 				// item (kept as the task's result), a failed execution answers 500 and is retried.
 				responseMode: 'lastNode',
 				path: 'webhook',
+				// The trigger registers this URL with the engine itself; the user never calls it.
+				ndvHideUrl: true,
 			},
 		],
 		properties: [

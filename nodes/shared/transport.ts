@@ -127,8 +127,16 @@ export function engineApiError(node: INode, error: unknown, itemIndex?: number):
 	const status = httpStatusOf(error);
 	const body = engineErrorBodyOf(error);
 	if (body === undefined) {
-		// No engine answer (connection refused, timeout, a proxy's HTML page): keep n8n's wording.
+		// No engine answer (connection refused, timeout, a proxy's HTML page): n8n's wording, plus
+		// what to check when the engine could not be reached at all.
+		const unreachable = unreachableCodeOf(error);
+		// n8n's request helper already threw a NodeApiError, and wrapping one hands back that same
+		// error: so the hint is set on it rather than passed as an option.
 		const wrapped = new NodeApiError(node, error as JsonObject, { itemIndex });
+		const hint = unreachable === undefined ? undefined : unreachableHint(unreachable);
+		if (hint !== undefined && !(wrapped.description ?? '').includes(hint)) {
+			wrapped.description = wrapped.description ? `${wrapped.description}\n${hint}` : hint;
+		}
 		if (itemIndex !== undefined) wrapped.context.itemIndex = itemIndex;
 		return wrapped;
 	}
@@ -147,8 +155,34 @@ export function engineApiError(node: INode, error: unknown, itemIndex?: number):
 
 function describeProblems(code: string, status: number | undefined, details: EngineFieldProblem[]): string {
 	const lines = details.map((d) => `${d.field}: ${d.message}`);
+	const advice = status === undefined ? undefined : STATUS_ADVICE[status];
+	if (advice !== undefined) lines.push(advice);
 	lines.push(`Engine error code: ${code}${status === undefined ? '' : ` (HTTP ${status})`}`);
 	return lines.join('\n');
+}
+
+/** What to check for the statuses that are about the credential, not about the node's fields. */
+export const STATUS_ADVICE: Readonly<Record<number, string>> = {
+	401: 'The engine does not know this API key. Check the key in the Background Tasks API credential: it must be one of the keys in the engine\'s API_KEYS (or API_KEYS_FILE), without a "Bearer " prefix, and not removed since the engine last started.',
+	403: 'The API key is valid, but its scope does not allow this. Scopes: "read" may only read (every GET: tasks, health, dead letters); "write" may also enqueue, cancel and retry tasks, manage schedules, batches, dead letters and handlers (the Task Trigger), and create queues with default settings; "admin" may also change queue settings and see queue secrets. Give n8n a "write" key (API_KEYS=yourkey:write), or an "admin" key where a queue\'s settings are changed.',
+};
+
+/** Network error codes that mean the engine could not be reached at all. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function unreachableCodeOf(error: unknown): string | undefined {
+	// n8n's NodeApiError keeps the network code as its `httpCode` ("ECONNREFUSED").
+	const candidate = error as { httpCode?: unknown; code?: unknown; cause?: { code?: unknown }; message?: unknown };
+	for (const code of [candidate?.httpCode, candidate?.code, candidate?.cause?.code]) {
+		if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return code;
+	}
+	const inMessage = typeof candidate?.message === 'string' ? /\b(E[A-Z_]+)\b/.exec(candidate.message)?.[1] : undefined;
+	return inMessage !== undefined && UNREACHABLE_CODES.has(inMessage) ? inMessage : undefined;
+}
+
+/** What to check when no engine answered (the credential's Base URL description says the same). */
+export function unreachableHint(code: string): string {
+	return `The Background Tasks engine could not be reached (${code}). Check that the engine is running (task-engine start) and that the credential's Base URL (default http://127.0.0.1:5690, without /v1) is the address n8n can reach it at: from inside Docker, 127.0.0.1 is the container itself.`;
 }
 
 /** True when a failed engine call answered with this status (e.g. 404 while checking a handler). */

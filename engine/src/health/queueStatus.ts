@@ -69,8 +69,14 @@ export function evaluateStatus(f: StatusInputs, t: HealthThresholds): { status: 
 	};
 
 	if (f.dueForHandlers > 0 && f.handlers.healthy === 0) {
-		const why = f.handlers.count === 0 ? 'the queue has no handler' : `none of its ${f.handlers.count} handlers is healthy`;
-		found.push({ level: 'critical', reason: { code: 'no_handler', message: `${f.dueForHandlers} due tasks wait for a handler and ${why}` } });
+		const why =
+			f.handlers.count === 0
+				? 'the queue has no handler'
+				: f.handlers.count === 1
+					? 'its one handler is not healthy'
+					: `none of its ${f.handlers.count} handlers is healthy`;
+		const due = count(f.dueForHandlers, 'due task waits', 'due tasks wait');
+		found.push({ level: 'critical', reason: { code: 'no_handler', message: `${due} for a handler and ${why}` } });
 	}
 	check('queued_age', f.oldestQueuedAgeSeconds, t.maxQueuedAgeSeconds, (lvl) =>
 		`the oldest due task has waited ${round(f.oldestQueuedAgeSeconds)} s (${limits(lvl, t.maxQueuedAgeSeconds, ' s')})`,
@@ -78,11 +84,13 @@ export function evaluateStatus(f: StatusInputs, t: HealthThresholds): { status: 
 	if (f.attemptsLastHour > 0) {
 		const rate = f.failuresLastHour / f.attemptsLastHour;
 		check('failure_rate', rate, t.maxFailureRate, (lvl) =>
-			`${f.failuresLastHour} of ${f.attemptsLastHour} attempts in the last hour failed (${percent(rate)}; ${limits(lvl, t.maxFailureRate, '', percent)})`,
+			`${f.failuresLastHour} of ${count(f.attemptsLastHour, 'attempt', 'attempts')} in the last hour failed (${percent(rate)}; ${limits(lvl, t.maxFailureRate, '', percent)})`,
 		);
 	}
-	check('stuck', f.stuck, t.maxStuck, (lvl) => `${f.stuck} tasks are active past their timeout and grace (${limits(lvl, t.maxStuck)})`);
-	check('dead_letters', f.deadLetters, t.maxDeadLetters, (lvl) => `${f.deadLetters} dead letters (${limits(lvl, t.maxDeadLetters)})`);
+	check('stuck', f.stuck, t.maxStuck, (lvl) =>
+		`${count(f.stuck, 'task is active past its timeout and grace', 'tasks are active past their timeout and grace')} (${limits(lvl, t.maxStuck)})`,
+	);
+	check('dead_letters', f.deadLetters, t.maxDeadLetters, (lvl) => `${count(f.deadLetters, 'dead letter', 'dead letters')} (${limits(lvl, t.maxDeadLetters)})`);
 
 	found.sort((a, b) => RANK[b.level] - RANK[a.level]);
 	return { status: worstStatus(found.map((x) => x.level)), reasons: found.map((x) => x.reason) };
@@ -90,6 +98,11 @@ export function evaluateStatus(f: StatusInputs, t: HealthThresholds): { status: 
 
 function limits(lvl: HealthStatus, max: number, unit = '', format: (n: number) => string = (n) => String(round(n))): string {
 	return lvl === 'critical' ? `critical from ${format(2 * max)}${unit}` : `warning above ${format(max)}${unit}`;
+}
+
+/** `1 dead letter`, `2 dead letters`: the number with the words that agree with it. */
+export function count(n: number, singular: string, plural: string): string {
+	return `${n} ${n === 1 ? singular : plural}`;
 }
 
 function round(n: number): number {
