@@ -11,6 +11,7 @@ import { verifySignature } from '../../nodes/TaskTrigger/signature';
 import { eventually } from '../helpers/engine.js';
 import { triggerHarness, type TriggerHarness } from './harness.js';
 import { byName, startNodeTestEngine, type NodeTestEngine } from './nodeEngine.js';
+import { confirmVectors } from '../vectors/taskConfirm.js';
 import { startWebhookServer } from './webhookServer.js';
 
 interface Vector {
@@ -25,15 +26,6 @@ const { vectors } = JSON.parse(readFileSync(new URL('../vectors/standard-webhook
 const secretsOf = (v: Vector) => (Array.isArray(v.secret) ? v.secret : [v.secret]);
 const headersOf = (v: Vector, signature = v.signature) => ({ id: v.id, timestamp: String(v.timestamp), signature });
 
-interface ConfirmVector {
-	name: string;
-	secret: string;
-	id: string;
-	attempt: number;
-	timestamp: number;
-	header: string;
-}
-const confirmVectors = (JSON.parse(readFileSync(new URL('../vectors/task-confirm.json', import.meta.url), 'utf8')) as { vectors: ConfirmVector[] }).vectors;
 
 describe('confirmation marker (shared vectors)', () => {
 	it.each(confirmVectors.map((v) => [v.name, v] as const))('computes %s as the engine expects it', (_name, v) => {

@@ -2,7 +2,6 @@
 // `confirm: true` completes its task only with the handler's confirmation marker. n8n answers every
 // request with `200 n8n is starting up. Please wait` (text/html) while it boots; such an answer must
 // be retried as `unconfirmed`, never kept as a finished task.
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,16 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { confirmationMarker, isConfirmed } from '../../../engine/src/delivery/confirmation.js';
 import { createDeliveryClient } from '../../../engine/src/delivery/httpDelivery.js';
 import { eventually, startTestEngine, type TestEngine } from '../../helpers/engine.js';
+import { confirmVectors as vectors } from '../../vectors/taskConfirm.js';
 
-interface ConfirmVector {
-	name: string;
-	secret: string;
-	id: string;
-	attempt: number;
-	timestamp: number;
-	header: string;
-}
-const { vectors } = JSON.parse(readFileSync(new URL('../../vectors/task-confirm.json', import.meta.url), 'utf8')) as { vectors: ConfirmVector[] };
 
 /** Exactly what a booting n8n answers to any request (abstract-server.ts: `res.send(...)` before migrations are done). */
 const BOOT_BODY = 'n8n is starting up. Please wait';
