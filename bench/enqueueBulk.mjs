@@ -7,12 +7,15 @@ import { fmtRate, perSecond, runPool } from './stats.mjs';
 export const BULK_SIZE = 1000;
 export const BULK_IN_FLIGHT = 4;
 
-/** Enqueues `total` no-op tasks through the bulk API, BULK_SIZE per call, BULK_IN_FLIGHT at once. */
-export async function engineBulkEnqueue(engine, queue, total) {
+/**
+ * Enqueues `total` no-op tasks through the bulk API, BULK_SIZE per call, BULK_IN_FLIGHT at once;
+ * `fields(i)` adds fields to task i (a concurrencyKey…).
+ */
+export async function engineBulkEnqueue(engine, queue, total, fields = () => ({})) {
 	const calls = Math.ceil(total / BULK_SIZE);
 	await runPool(calls, BULK_IN_FLIGHT, async (c) => {
 		const size = Math.min(BULK_SIZE, total - c * BULK_SIZE);
-		const tasks = Array.from({ length: size }, (_, i) => ({ queue, name: 'noop', payload: { i: c * BULK_SIZE + i } }));
+		const tasks = Array.from({ length: size }, (_, i) => ({ queue, name: 'noop', payload: { i: c * BULK_SIZE + i }, ...fields(c * BULK_SIZE + i) }));
 		await engine.call('POST', '/v1/tasks/bulk', { tasks }, [201]);
 	});
 }

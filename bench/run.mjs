@@ -7,9 +7,11 @@ import { measureBacklog } from './backlog.mjs';
 import { cleanupAll } from './cleanup.mjs';
 import { openDatabase } from './database.mjs';
 import { measureDelayed } from './delayed.mjs';
+import { measureEvents } from './events.mjs';
 import { measureDefaultDelivery, measureDelivery } from './delivery.mjs';
 import { measureBulkEnqueue } from './enqueueBulk.mjs';
 import { measureSingleEnqueue } from './enqueueSingle.mjs';
+import { measureKeys } from './keys.mjs';
 import { measurePickup } from './pickup.mjs';
 import { machineState } from './stats.mjs';
 import { printSummary } from './summary.mjs';
@@ -24,6 +26,8 @@ const SIZES = {
 		pickup: { samples: 300, pollingSamples: 60 },
 		delayed: { count: 300 },
 		backlog: BACKLOG,
+		events: { subscribers: 50, changesPerSecond: 1000, seconds: 20 },
+		keys: { tasks: 3000, manyKeys: 10_000, hot: 2000, others: 1000 },
 	},
 	quick: {
 		enqueue: { warmup: 200, count: 2000 },
@@ -34,9 +38,11 @@ const SIZES = {
 		delayed: { count: 100 },
 		// The 1M backlog is the point of that measurement: it is not shrunk, only left out of --quick.
 		backlog: BACKLOG,
+		events: { subscribers: 50, changesPerSecond: 1000, seconds: 8 },
+		keys: { tasks: 1000, manyKeys: 0, hot: 500, others: 300 },
 	},
 };
-const MEASUREMENTS = ['enqueue', 'bulk', 'default', 'delivery', 'pickup', 'delayed', 'backlog'];
+const MEASUREMENTS = ['enqueue', 'bulk', 'default', 'delivery', 'pickup', 'delayed', 'backlog', 'events', 'keys'];
 /** Left out of --quick unless named with --only: filling a million tasks takes minutes. */
 const NOT_QUICK = ['backlog'];
 /**
@@ -70,9 +76,15 @@ at the end. Each section and each delivery run prints the load average and a SEL
   backlog   ${n(F.backlog.tasks)} tasks bulk-enqueued through the API into a paused queue; the engine's RSS
             idle with them queued (the filling engine, and a fresh one on the same data), and
             while delivering ${n(F.backlog.deliver)} of them (not in --quick unless named with --only)
+  events    GET /v1/events: ${F.events.subscribers} subscribers while tasks make ${n(F.events.changesPerSecond)} state changes/s for ${F.events.seconds} s, and the
+            same load without subscribers: the engine's CPU both ways, event lag p50/p99, missing events
+  keys      flow control at concurrency 10, instant handler: ${n(F.keys.tasks)} tasks without a key, then each with its own
+            key (keyConcurrency 1), and ${n(F.keys.manyKeys)} with their own keys; ${n(F.keys.others)} tasks of idle keys behind ${n(F.keys.hot)}
+            parked tasks of one hot key (rate, pickup p50/p99) vs the same without keys; reads per
+            delivery; vs work() batchSize 10
 
 --quick shrinks: enqueue ${n(Q.enqueue.count)} (+${Q.enqueue.warmup} warm-up), bulk ${Q.bulk.calls} calls, default ${n(Q.default.instant)} + ${n(Q.default.slow)} tasks,
-delivery ${n(Q.delivery.c50)} + ${n(Q.delivery.c500)} tasks, pickup ${Q.pickup.samples} (polling ${Q.pickup.pollingSamples}), delayed ${Q.delayed.count}; leaves out backlog.
+delivery ${n(Q.delivery.c50)} + ${n(Q.delivery.c500)} tasks, pickup ${Q.pickup.samples} (polling ${Q.pickup.pollingSamples}), delayed ${Q.delayed.count}, events ${Q.events.seconds} s, keys ${n(Q.keys.tasks)} (hot ${Q.keys.hot}, others ${Q.keys.others}, no ${n(F.keys.manyKeys)}-key run); leaves out backlog.
 --skip leaves out the named measurements. The run stops after ${RUN_LIMIT_MS.full / 60_000} minutes (--quick: ${RUN_LIMIT_MS.quick / 60_000}).
 
 Diagnostics (they slow the engine a little; figures taken with them are not the benchmark's):
@@ -143,6 +155,8 @@ async function main(args) {
 		pickup: ['5. Pickup latency, idle queue', () => measurePickup(ctx, sizes.pickup)],
 		delayed: ['6. Delayed-task lateness', () => measureDelayed(ctx, sizes.delayed)],
 		backlog: [`7. Engine RSS with ${sizes.backlog.tasks.toLocaleString('en-US')} tasks queued`, () => measureBacklog(ctx, sizes.backlog)],
+		events: [`8. Live events: ${sizes.events.subscribers} subscribers at ${n(sizes.events.changesPerSecond)} state changes/s`, () => measureEvents(ctx, sizes.events)],
+		keys: ['9. Flow control: claiming with per-key limits', () => measureKeys(ctx, sizes.keys)],
 	};
 	for (const name of MEASUREMENTS.filter((m) => args.measurements.includes(m))) {
 		const [title, run] = steps[name];

@@ -103,6 +103,23 @@ function collectRows(r) {
 		rows.push(['Delayed lateness p50', fmtMs(engine.p50), `${fmtMs(raw.p50)} polling`, fmtRatio(ratioOf(engine.p50, raw.p50)), '', '', machineCell(r.delayed.machine)]);
 		rows.push(['Delayed lateness p99', fmtMs(engine.p99), `${fmtMs(raw.p99)} polling`, fmtRatio(ratioOf(engine.p99, raw.p99)), `≤ ${fmtMs(T.delayedP99Ms)} (issue 3)`, verdict(atMost(engine.p99, T.delayedP99Ms)), '']);
 	}
+	if (r.events) {
+		const { quiet, loaded, subscribers, changesPerSecond } = r.events;
+		const share = (run) => `${Math.round((run.cpuMsPer1000 * changesPerSecond) / 1e4)}%`;
+		rows.push([`Events: engine CPU, ${subscribers} subscribers at ${changesPerSecond.toLocaleString('en-US')} changes/s`, `${share(loaded)} of a core`, '', '', `(${share(quiet)} without subscribers)`, '', machineCell(r.events.machine)]);
+		rows.push(['  event lag p50 / p99', `${fmtMs(loaded.lag.p50)} / ${fmtMs(loaded.lag.p99)}`, '', '', '', '', '']);
+		rows.push(['  events missing (all subscribers)', String(loaded.missing), '', '', '0', verdict(loaded.missing === 0), '']);
+		for (const t of r.events.trigger) rows.push([`  event log triggers, a statement moving ${t.rows} task${t.rows > 1 ? 's' : ''}`, `+${fmtMs(t.on - t.off)}`, '', '', `(${fmtMs(t.off)} → ${fmtMs(t.on)})`, '', '']);
+	}
+	if (r.keys) {
+		const k = r.keys;
+		const ofNoKey = (rate) => fmtRatio(ratioOf(rate, k.noKey.rate));
+		rows.push([`Flow control, concurrency 10, instant: no key`, fmtRate(k.noKey.rate), rawLabel(k.raw), fmtRatio(ratioOf(k.noKey.rate, k.raw.rate)), '', '', machineCell(k.machine)]);
+		rows.push([`  ${k.tasks.toLocaleString('en-US')} distinct keys, keyConcurrency 1`, fmtRate(k.distinct.rate), '', '', `${ofNoKey(k.distinct.rate)} no key`, '', '']);
+		if (k.many) rows.push([`  ${k.manyKeys.toLocaleString('en-US')} distinct keys, keyConcurrency 1`, fmtRate(k.many.rate), '', '', `${ofNoKey(k.many.rate)} no key`, '', '']);
+		rows.push([`  ${k.others} idle keys behind ${k.hot} parked "hot"`, fmtRate(k.hotRun.rate), '', '', `${ofNoKey(k.hotRun.rate)} no key`, '', '']);
+		rows.push(['    their pickup p50 / p99', `${fmtMs(k.hotRun.pickup.p50)} / ${fmtMs(k.hotRun.pickup.p99)}`, '', '', `without keys ${fmtMs(k.plain.pickup.p50)} / ${fmtMs(k.plain.pickup.p99)}`, '', '']);
+	}
 	return rows;
 }
 

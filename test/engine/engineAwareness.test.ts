@@ -51,7 +51,7 @@ describe('engines sharing a database', () => {
 		await eventually(() => receiver.requests.some((r) => r.headers['webhook-id'] === sent.body.id), 5_000, 'the delivery in flight');
 		// As after the database was away for longer than ENGINE_DEAD_AFTER_SECONDS.
 		await db.query(`UPDATE engines SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [worker.engine.engineId]);
-		expect(await worker.engine.rescuer.runOnce()).toEqual({ rescued: 0, retrying: 0, failed: 0 });
+		expect(await worker.engine.rescuer.runOnce()).toMatchObject({ rescued: 0, retrying: 0, failed: 0 });
 
 		const task = await eventually(async () => {
 			const t = (await api.api('GET', `/v1/tasks/${sent.body.id}`)).body;

@@ -15,6 +15,20 @@ describe('ordering, pause, limits and timeliness', () => {
 	});
 	afterAll(async () => te?.stop());
 
+	/**
+	 * A task through another queue of the same engine, delivered: by then the engine has handled
+	 * every wake-up sent before it (notifications and claim rounds run in order), so whatever it was
+	 * going to deliver from a paused queue, it would have. Used instead of waiting a fixed time.
+	 */
+	async function engineHasCaughtUp(tag: string) {
+		const marker = await startReceiver();
+		receivers.push(marker);
+		const queue = `marker-${tag}`;
+		expect((await te.api('POST', '/v1/queues', { name: queue })).status).toBe(201);
+		expect((await te.api('POST', '/v1/tasks', { queue, name: 'marker', url: marker.url })).status).toBe(201);
+		await eventually(() => marker.requests.length === 1, 10_000, 'the marker delivery');
+	}
+
 	async function receiverQueue(name: string, body: object, delayMs = 0) {
 		const receiver = await startReceiver(() => ({ delayMs }));
 		receivers.push(receiver);
@@ -34,7 +48,7 @@ describe('ordering, pause, limits and timeliness', () => {
 			['normal', 'normal-2'],
 		];
 		for (const [priority, name] of order) await te.api('POST', '/v1/tasks', { queue: 'prio', name, priority });
-		await new Promise((r) => setTimeout(r, 300));
+		await engineHasCaughtUp('prio');
 		expect(receiver.requests).toHaveLength(0); // paused: accepted, not delivered
 		await te.api('POST', '/v1/queues/prio/resume');
 		await eventually(() => receiver.requests.length === 6, 10_000, 'six deliveries');
@@ -64,9 +78,10 @@ describe('ordering, pause, limits and timeliness', () => {
 		await te.api('POST', '/v1/tasks/bulk', { tasks: Array.from({ length: 10 }, (_, i) => ({ queue: 'pausing', name: `p${i}` })) });
 		await eventually(() => receiver.requests.length >= 2, 5000, 'two deliveries');
 		await te.api('POST', '/v1/queues/pausing/pause');
-		await new Promise((r) => setTimeout(r, 150)); // the one in flight finishes
+		// The one in flight finishes and is written; then nothing more starts.
+		await eventually(() => te.engine.dispatcher.inFlightCount === 0, 5000, 'the delivery in flight to be written');
 		const seen = receiver.requests.length;
-		await new Promise((r) => setTimeout(r, 500));
+		await engineHasCaughtUp('pausing');
 		expect(receiver.requests.length).toBe(seen);
 		expect(seen).toBeLessThan(10);
 		await te.api('POST', '/v1/queues/pausing/resume');

@@ -2,8 +2,12 @@ import pg from 'pg';
 import type { Logger } from '../log.js';
 import { connectionSettings, DEFAULT_CONNECTION_LIMITS, quoteIdent, type ConnectionLimits, type Queryable } from './pool.js';
 
-/** What engines tell each other through LISTEN/NOTIFY. Payloads are queue names. */
-export type Topic = 'tasks' | 'queues';
+/**
+ * What engines tell each other through LISTEN/NOTIFY. Payloads are queue names; `events` (sent by
+ * the event log's triggers, migration 0010) carries none and is listened to only on demand.
+ */
+export type Topic = 'tasks' | 'queues' | 'events';
+const ALWAYS_LISTENED: readonly Topic[] = ['tasks', 'queues'];
 
 export function channelName(schema: string, topic: Topic): string {
 	return `${schema}.${topic}`;
@@ -28,6 +32,8 @@ export class Notifications {
 	private client: pg.Client | null = null;
 	private readonly listeners = new Map<Topic, Set<Listener>>();
 	private readonly reconnectListeners = new Set<() => void>();
+	/** Topics listened to on demand, with how many listeners want each. */
+	private readonly onDemand = new Map<Topic, number>();
 	private stopped = false;
 	private retryTimer: NodeJS.Timeout | null = null;
 	private pingTimer: NodeJS.Timeout | null = null;
@@ -47,6 +53,34 @@ export class Notifications {
 		if (!set) this.listeners.set(topic, (set = new Set()));
 		set.add(listener);
 		return () => set.delete(listener);
+	}
+
+	/**
+	 * Listens to an on-demand topic until the returned function is called: its LISTEN is sent only
+	 * while someone wants it, so its notifications do not reach engines that would ignore them.
+	 */
+	listen(topic: Topic, listener: () => void): () => void {
+		const off = this.on(topic, listener);
+		const wanted = (this.onDemand.get(topic) ?? 0) + 1;
+		this.onDemand.set(topic, wanted);
+		if (wanted === 1) this.send(`LISTEN ${quoteIdent(channelName(this.schema, topic))}`);
+		let done = false;
+		return () => {
+			if (done) return;
+			done = true;
+			off();
+			const left = (this.onDemand.get(topic) ?? 1) - 1;
+			this.onDemand.set(topic, left);
+			if (left === 0) this.send(`UNLISTEN ${quoteIdent(channelName(this.schema, topic))}`);
+		};
+	}
+
+	/** A LISTEN/UNLISTEN on the current connection (a lost one re-listens on reconnect). */
+	private send(statement: string): void {
+		this.client?.query(statement).catch((error: Error) => {
+			// A lost connection re-listens when it is back; only a refused statement is worth a line.
+			if (!this.stopped && this.client !== null) this.log.warn({ err: error }, 'LISTEN/UNLISTEN failed');
+		});
 	}
 
 	onReconnect(listener: () => void): void {
@@ -75,7 +109,7 @@ export class Notifications {
 		});
 		try {
 			await client.connect();
-			for (const topic of ['tasks', 'queues'] as const) {
+			for (const topic of ALWAYS_LISTENED) {
 				await client.query(`LISTEN ${quoteIdent(channelName(this.schema, topic))}`);
 			}
 		} catch (error) {
@@ -88,6 +122,8 @@ export class Notifications {
 			return;
 		}
 		this.client = client;
+		// Sent after `client` is set, so a `listen` that came while connecting is not missed (a repeat is harmless).
+		for (const [topic, wanted] of this.onDemand) if (wanted > 0) this.send(`LISTEN ${quoteIdent(channelName(this.schema, topic))}`);
 	}
 
 	/** A query on the listening connection: one that fails or never answers means the connection is gone. */

@@ -1,9 +1,18 @@
-import type { Pool } from '../db/pool.js';
+import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
-import type { DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
+import { dispatchLock } from './dispatchLock.js';
+
+export { dispatchLock };
+import { ignoredHandlerGroups, type DispatchQueue, type HandlerEvent } from '../dispatch/dispatchQueue.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { returnRatePermits, secondsUntilRateWindowEnds, takeRatePermits } from '../queues/queueSql.js';
-import { activateTasks, countActive, secondsUntilNextDue, type TaskRow } from '../tasks/taskSql.js';
+import { secondsUntilNextDue, type TaskRow } from '../tasks/taskSql.js';
+import { activateClaimed, activeCounts, countAndClaim, fetchAndActivate, keysNeedALook, type ActiveCounts, type ClaimRoom } from '../tasks/claimSql.js';
+import { completeDispatchJobs, insertDispatchJobs } from '../tasks/dispatchJobs.js';
+import { unparkWoken } from '../flowControl/keySql.js';
+
+/** Claimed jobs parked behind their keys are replaced by fetching again, at most this many more times per claim. */
+const REFETCH_ROUNDS = 3;
 
 export interface ClaimResult {
 	tasks: TaskRow[];
@@ -13,46 +22,105 @@ export interface ClaimResult {
 	atConcurrencyLimit: boolean;
 }
 
+export interface ClaimRequest {
+	schema: string;
+	queue: QueueRow;
+	wanted: number;
+	handlerEvents: HandlerEvent[];
+	engineId: string;
+	leaseGraceSeconds: number;
+	/** Heartbeat age after which an engine no longer counts among those sharing a queue. */
+	engineDeadAfterSeconds: number;
+	/**
+	 * Take at most this engine's share of the queue's concurrency (an even split among the live
+	 * engines). Settlement's refills ask for it: they claim in the same transaction that frees the
+	 * slots, before any other engine can look, so without a share one engine would keep every slot.
+	 */
+	fairShare?: boolean;
+}
+
+/** Claims up to `wanted` due tasks of one queue in a transaction of its own. */
+export function claimDueTasks(pool: Pool, dispatch: DispatchQueue, request: ClaimRequest): Promise<ClaimResult> {
+	return withTransaction(pool, (tx) => claimDueTasksIn(tx, dispatch, request), { advisoryLocks: [dispatchLock(request.schema, request.queue.name)] });
+}
+
 /**
- * Claims up to `wanted` due tasks of one queue for this engine, in one transaction holding the
- * queue's advisory lock: engines take turns per queue, so the concurrency limit (deliveries in
- * flight across every engine) and the shared rate limit are exact, not approximate.
+ * Claims up to `wanted` due tasks of one queue for this engine, in the caller's transaction, which
+ * must hold the queue's `dispatchLock`. Settlement calls it too, in the transaction that frees the
+ * slots, so a slot whose delivery ended is refilled without a transaction of its own.
  */
-export async function claimDueTasks(
-	pool: Pool,
-	dispatch: DispatchQueue,
-	opts: { schema: string; queue: QueueRow; wanted: number; handlerEvents: HandlerEvent[]; engineId: string; leaseGraceSeconds: number },
-): Promise<ClaimResult> {
-	const { queue } = opts;
-	return withTransaction(pool, async (tx) => {
-		await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`task-engine:dispatch:${opts.schema}:${queue.name}`]);
-		const active = await countActive(tx, queue.name);
-		const free = queue.concurrency - active;
-		let limit = Math.min(opts.wanted, free);
-		if (limit <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true };
-
-		let permits = limit;
-		if (queue.rateLimitMax !== null) {
-			permits = await takeRatePermits(tx, queue.name, limit);
-			if (permits === 0) {
-				const wait = await secondsUntilRateWindowEnds(tx, queue.name);
-				return { tasks: [], retryInMs: Math.max(1, Math.ceil(wait * 1000)), atConcurrencyLimit: false };
-			}
-			limit = permits;
+export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, request: ClaimRequest): Promise<ClaimResult> {
+	const { queue } = request;
+	const room: ClaimRoom = {
+		queue: queue.name,
+		engineId: request.engineId,
+		wanted: request.wanted,
+		concurrency: queue.concurrency,
+		fairShare: request.fairShare ?? false,
+		engineDeadAfterSeconds: request.engineDeadAfterSeconds,
+	};
+	let counts: ActiveCounts;
+	if (queue.rateLimitMax === null && queue.keyConcurrency === null && queue.keyRateLimitMax === null) {
+		// A queue without limits of its own or per key — the default — is claimed in one statement,
+		// unless its keys' outlook holds something back (a throttle, woken keys): then as below.
+		const counted = await countAndClaim(tx, dispatch.jobs, room, ignoredHandlerGroups(request.handlerEvents), request.leaseGraceSeconds);
+		counts = counted.counts;
+		if (!keysNeedALook(counts)) {
+			if (counts.room <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true };
+			await completeDispatchJobs(tx, dispatch, counted.claim.leftovers.map((jobId) => ({ queue: queue.name, jobId })));
+			return result(counted.claim.tasks, counted.nextDueInSeconds, counts.nextWakeInSeconds);
 		}
+	} else {
+		counts = await activeCounts(tx, room);
+	}
+	let limit = counts.room;
+	if (limit <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true };
 
-		const jobs = await dispatch.fetch(tx, queue.name, limit, opts.handlerEvents);
-		if (queue.rateLimitMax !== null) await returnRatePermits(tx, queue.name, permits - jobs.length);
-		const tasks = await activateTasks(tx, jobs, opts.engineId, opts.leaseGraceSeconds);
-		// A job whose task is no longer waiting on it (cancelled, redriven, deleted) is closed here.
-		const taken = new Set(tasks.map((t) => t.jobId));
-		await dispatch.complete(tx, queue.name, jobs.filter((j) => !taken.has(j.jobId)).map((j) => j.jobId));
+	// Flow control (docs/flow-control.md): a throttled queue waits; woken keys' parked tasks go back in line.
+	if (counts.throttledForSeconds !== null) return { tasks: [], retryInMs: Math.max(1, Math.ceil(counts.throttledForSeconds * 1000)), atConcurrencyLimit: false };
+	if (counts.woken > 0) await insertDispatchJobs(tx, dispatch, await unparkWoken(tx, queue));
 
-		let retryInMs: number | null = null;
-		if (jobs.length < limit) {
-			const seconds = await secondsUntilNextDue(tx, queue.name);
-			if (seconds !== null) retryInMs = Math.max(1, Math.ceil(seconds * 1000));
+	let permits = limit;
+	if (queue.rateLimitMax !== null) {
+		permits = await takeRatePermits(tx, queue.name, limit);
+		if (permits === 0) {
+			const wait = await secondsUntilRateWindowEnds(tx, queue.name);
+			return { tasks: [], retryInMs: Math.max(1, Math.ceil(wait * 1000)), atConcurrencyLimit: false };
 		}
-		return { tasks, retryInMs, atConcurrencyLimit: false };
-	});
+		limit = permits;
+	}
+
+	// Keys are checked only where one can be held back: key limits, or a key throttled right now.
+	const gated = queue.keyConcurrency !== null || queue.keyRateLimitMax !== null || counts.keysThrottled;
+	const tasks: TaskRow[] = [];
+	let wakeInSeconds = counts.nextWakeInSeconds;
+	let exhausted = false;
+	if (!gated) {
+		// The common case, in one statement: pg-boss's fetch and the activation together.
+		const claimed = await fetchAndActivate(tx, dispatch.jobs, queue.name, limit, ignoredHandlerGroups(request.handlerEvents), request.engineId, request.leaseGraceSeconds);
+		tasks.push(...claimed.tasks);
+		await completeDispatchJobs(tx, dispatch, claimed.leftovers.map((jobId) => ({ queue: queue.name, jobId })));
+		exhausted = claimed.fetched < limit;
+	}
+	for (let round = 0; gated && round <= REFETCH_ROUNDS && tasks.length < limit; round++) {
+		const jobs = await dispatch.fetch(tx, queue.name, limit - tasks.length, request.handlerEvents);
+		const claimed = await activateClaimed(tx, queue, jobs, request.engineId, request.leaseGraceSeconds);
+		tasks.push(...claimed.tasks);
+		if (claimed.wakeInSeconds !== null) wakeInSeconds = Math.min(wakeInSeconds ?? Infinity, claimed.wakeInSeconds);
+		// A job whose task is no longer waiting on it (cancelled, redriven, deleted, parked) is closed here.
+		const taken = new Set(claimed.tasks.map((t) => t.jobId));
+		await completeDispatchJobs(tx, dispatch, jobs.filter((j) => !taken.has(j.jobId)).map((j) => ({ queue: queue.name, jobId: j.jobId })));
+		exhausted = jobs.length < limit - tasks.length + claimed.tasks.length;
+		// Only parked tasks are worth fetching again for: their jobs are gone, so the next fetch sees others.
+		if (exhausted || claimed.parked === 0) break;
+	}
+	if (queue.rateLimitMax !== null) await returnRatePermits(tx, queue.name, permits - tasks.length);
+
+	return result(tasks, exhausted ? await secondsUntilNextDue(tx, queue.name) : null, wakeInSeconds);
+}
+
+/** The claim's result, with when to look again: the next task due (when fewer were due than asked), the next key to wake. */
+function result(tasks: TaskRow[], nextDueInSeconds: number | null, wakeInSeconds: number | null): ClaimResult {
+	const soonest = Math.min(nextDueInSeconds ?? Infinity, wakeInSeconds ?? Infinity);
+	return { tasks, retryInMs: soonest === Infinity ? null : Math.max(1, Math.ceil(soonest * 1000)), atConcurrencyLimit: false };
 }

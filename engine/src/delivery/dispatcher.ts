@@ -6,9 +6,9 @@ import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { handlersFor, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
 import { claimTestHandler, deleteSpentTestHandler, releaseTestHandler, type HandlerEvent, type HandlerRow } from '../queues/handlerSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
-import { claimDueTasks } from './claim.js';
+import { claimDueTasks, claimDueTasksIn, dispatchLock, type ClaimRequest, type ClaimResult } from './claim.js';
 import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
-import type { SettlementWriter } from './settlement.js';
+import type { Refill, RefillPlan, Settled, SettlementWriter } from './settlement.js';
 import { targetFor, taskDeliveryRequest } from './taskDelivery.js';
 
 export interface DispatcherOptions {
@@ -18,10 +18,14 @@ export interface DispatcherOptions {
 	deliveryConcurrency: number;
 	pollIntervalMs: number;
 	leaseGraceSeconds: number;
+	engineDeadAfterSeconds: number;
 }
 
-/** Observers of deliveries (metrics); called after each attempt's result is durable. */
-export type DeliveryObserver = (task: TaskRow, outcome: DeliveryOutcome) => void;
+/**
+ * Observers of deliveries (metrics); called after each attempt's result is durable, with what
+ * settlement made of it (`released`: given back uncharged, neither a retry nor a dead letter).
+ */
+export type DeliveryObserver = (task: TaskRow, outcome: DeliveryOutcome, settled: Settled | 'released') => void;
 
 /**
  * Moves due tasks from pg-boss to their handlers. One loop per queue claims as many due tasks as
@@ -29,13 +33,30 @@ export type DeliveryObserver = (task: TaskRow, outcome: DeliveryOutcome) => void
  * something can change: a notification (new task, settled task, queue change), a timer set to the
  * next due time by the database clock, a freed slot, or the safety-net poll.
  */
-export class Dispatcher {
+/** How long an answer may wait for the rest of the tasks claimed with it before its result is written. */
+const COHORT_LINGER_MS = 3;
+/** Answers that took longer than this do not wait for their cohort (see Dispatcher.lingerForCohort). */
+const COHORT_LINGER_MAX_EXCHANGE_MS = 10;
+
+/** Tasks claimed together: how many have not answered yet, and the answers waiting for them. */
+interface Cohort {
+	pending: number;
+	waiting: (() => void)[];
+}
+
+function newCohort(size: number): Cohort {
+	return { pending: size, waiting: [] };
+}
+
+export class Dispatcher implements Refill {
 	private readonly loops = new Map<string, QueueLoop>();
 	private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void>; releasing: boolean }>();
 	private readonly roundRobin = new Map<string, number>();
 	private readonly observers: DeliveryObserver[] = [];
 	/** HTTP exchanges under way; a slot is free again as soon as its exchange is over. */
 	private exchanges = 0;
+	/** Slots promised to claims in settlement transactions not yet committed. */
+	private reserved = 0;
 	private stopping = false;
 	/** Until `start()`, wake-ups are ignored: an engine without background work must not deliver (it has no heartbeat). */
 	private started = false;
@@ -48,7 +69,9 @@ export class Dispatcher {
 		private readonly client: DeliveryClient,
 		private readonly log: Logger,
 		private readonly options: DispatcherOptions,
-	) {}
+	) {
+		settlement.refillWith(this);
+	}
 
 	start(): void {
 		this.started = true;
@@ -95,7 +118,7 @@ export class Dispatcher {
 		if (this.stopping) return 0;
 		const writing = this.inFlight.size - this.exchanges;
 		if (writing > this.options.deliveryConcurrency) return 0;
-		return Math.max(0, this.options.deliveryConcurrency - this.exchanges);
+		return Math.max(0, this.options.deliveryConcurrency - this.exchanges - this.reserved);
 	}
 
 	private ensureLoop(name: string): QueueLoop | undefined {
@@ -109,30 +132,73 @@ export class Dispatcher {
 		return loop;
 	}
 
+	/**
+	 * What this engine would claim from a queue with `free` local slots: nothing while it is paused;
+	 * one task at a time while a test handler is where its tasks would go (a test handler takes one
+	 * task, so no others are claimed only to be given back — see pickHandler); never more than the
+	 * queue's own concurrency.
+	 */
+	private claimRequest(entry: QueueEntry, free: number): ClaimRequest | null {
+		if (entry.queue.paused) return null;
+		const routes = (['task', 'batch', 'dead_letter'] as HandlerEvent[]).map((event) => ({ event, handlers: handlersFor(entry, event) }));
+		const handlerEvents = routes.filter((r) => r.handlers.length > 0).map((r) => r.event);
+		const toTestHandler = routes.some((r) => r.handlers[0]?.mode === 'test');
+		const wanted = Math.min(free, toTestHandler ? 1 : entry.queue.concurrency);
+		if (wanted <= 0) return null;
+		const { schema, engineId, leaseGraceSeconds, engineDeadAfterSeconds } = this.options;
+		return { schema, queue: entry.queue, wanted, handlerEvents, engineId, leaseGraceSeconds, engineDeadAfterSeconds };
+	}
+
 	/** One claim round for a queue; returns how long the loop may sleep (null: until woken). */
 	async claimRound(name: string): Promise<{ claimed: number; sleepMs: number | null } | 'gone'> {
 		const entry = this.catalog.get(name);
 		if (!entry) return 'gone';
-		if (entry.queue.paused) return { claimed: 0, sleepMs: null };
-		const routes = (['task', 'batch'] as HandlerEvent[]).map((event) => ({ event, handlers: handlersFor(entry, event) }));
-		const handlerEvents = routes.filter((r) => r.handlers.length > 0).map((r) => r.event);
-		// A test handler takes one task: while one is where tasks would go, claim them one at a time,
-		// so no others are claimed only to be given back (the next round sees it taken, see pickHandler).
-		const toTestHandler = routes.some((r) => r.handlers[0]?.mode === 'test');
-		const wanted = toTestHandler ? Math.min(this.freeSlots(), 1) : this.freeSlots();
-		if (wanted === 0) return { claimed: 0, sleepMs: null };
-		const claim = await claimDueTasks(this.pool, this.dispatch, {
-			schema: this.options.schema,
-			queue: entry.queue,
-			wanted,
-			handlerEvents,
-			engineId: this.options.engineId,
-			leaseGraceSeconds: this.options.leaseGraceSeconds,
-		});
-		for (const task of claim.tasks) this.deliver(task, entry);
-		if (claim.tasks.length === wanted) return { claimed: claim.tasks.length, sleepMs: 0 };
+		const request = this.claimRequest(entry, this.freeSlots());
+		if (!request) return { claimed: 0, sleepMs: null };
+		const claim = await claimDueTasks(this.pool, this.dispatch, request);
+		const cohort = newCohort(claim.tasks.length);
+		for (const task of claim.tasks) this.deliver(task, entry, cohort);
+		if (claim.tasks.length === request.wanted) return { claimed: claim.tasks.length, sleepMs: 0 };
 		if (claim.atConcurrencyLimit) return { claimed: 0, sleepMs: this.options.pollIntervalMs };
 		return { claimed: claim.tasks.length, sleepMs: Math.min(claim.retryInMs ?? this.options.pollIntervalMs, this.options.pollIntervalMs) };
+	}
+
+	/** Refill (settlement.ts): claims for the settled queues inside the settlement's transaction. */
+	prepare(queues: readonly string[]): RefillPlan | null {
+		if (this.stopping || !this.started) return null;
+		let free = this.freeSlots();
+		const requests: { entry: QueueEntry; request: ClaimRequest }[] = [];
+		for (const name of queues) {
+			const entry = this.catalog.get(name);
+			const request = entry ? this.claimRequest(entry, free) : null;
+			if (!entry || !request) continue;
+			free -= request.wanted;
+			requests.push({ entry, request: { ...request, fairShare: true } });
+		}
+		if (requests.length === 0) return null;
+		const reserved = requests.reduce((sum, r) => sum + r.request.wanted, 0);
+		this.reserved += reserved;
+		let claims: { entry: QueueEntry; claim: ClaimResult }[] = [];
+		return {
+			queues: new Set(requests.map((r) => r.entry.queue.name)),
+			locks: requests.map((r) => dispatchLock(this.options.schema, r.entry.queue.name)),
+			claim: async (tx) => {
+				claims = [];
+				for (const r of requests) claims.push({ entry: r.entry, claim: await claimDueTasksIn(tx, this.dispatch, r.request) });
+			},
+			committed: () => {
+				this.reserved -= reserved;
+				for (const { entry, claim } of claims) {
+					const cohort = newCohort(claim.tasks.length);
+					for (const task of claim.tasks) this.deliver(task, entry, cohort);
+					// Nothing more was due: the queue's loop times the next look (a due time ahead, or a notification).
+					if (claim.retryInMs !== null || (!claim.atConcurrencyLimit && claim.tasks.length === 0)) this.wake(entry.queue.name);
+				}
+			},
+			abandoned: () => {
+				this.reserved -= reserved;
+			},
+		};
 	}
 
 	reportClaimError(queue: string, error: unknown): void {
@@ -198,14 +264,18 @@ export class Dispatcher {
 		}
 	}
 
-	private deliver(task: TaskRow, entry: QueueEntry): void {
+	private deliver(task: TaskRow, entry: QueueEntry, cohort: Cohort): void {
 		const controller = new AbortController();
 		const record = { controller, done: Promise.resolve(), releasing: false };
-		record.done = this.attempt(task, entry, controller.signal, () => record.releasing)
-			.catch((error: unknown) => this.log.error({ err: error, taskId: task.id }, 'delivery bookkeeping failed; the rescuer will retry the task'))
-			.finally(() => {
+		record.done = this.attempt(task, entry, controller.signal, () => record.releasing, cohort)
+			.catch((error: unknown) => {
+				this.log.error({ err: error, taskId: task.id }, 'delivery bookkeeping failed; the rescuer will retry the task');
+				return false;
+			})
+			.then((refilled) => {
 				this.inFlight.delete(task.id);
-				this.wake(task.queue);
+				// A settlement that refilled the queue has claimed for the slot already.
+				if (!refilled) this.wake(task.queue);
 			});
 		this.inFlight.set(task.id, record);
 	}
@@ -219,7 +289,8 @@ export class Dispatcher {
 		if (this.exchanges === this.options.deliveryConcurrency - 1) this.wakeAll();
 	}
 
-	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean): Promise<void> {
+	/** Delivers one attempt and has its result written; true when that write refilled the queue. */
+	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean, cohort: Cohort): Promise<boolean> {
 		const handler = task.url === null ? await this.pickHandler(entry, task) : undefined;
 		const now = new Date();
 		const target = targetFor(task, entry.queue, handler, now);
@@ -236,16 +307,44 @@ export class Dispatcher {
 			outcome = { kind: 'retry', errorClass: 'aborted', error: 'no handler registered for the queue', durationMs: 0, responseSnippet: null };
 		}
 		const starting = handler !== undefined && handlerStarting(handler, outcome, now);
-		const release = !target || releasing() || starting;
+		// A 202 is never given back, even at shutdown: the handler has the work now.
+		const release = outcome.kind !== 'accepted' && (!target || releasing() || starting);
 		if (handler?.mode === 'test') await this.finishTestDelivery(handler, task, release);
 		this.log.debug({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, outcome: outcome.kind, statusCode: 'statusCode' in outcome ? outcome.statusCode : undefined, handlerStarting: starting }, 'attempt finished');
-		if (outcome.kind !== 'delivered' && !release) {
+		if ((outcome.kind === 'retry' || outcome.kind === 'failed') && !release) {
 			// Whether this was the last attempt is settlement's decision; the log says if the answer allows a retry.
 			this.log.warn({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, retryable: outcome.kind === 'retry', error: outcome.error }, 'attempt failed');
 		}
 		const releaseDelaySeconds = starting && outcome.kind === 'retry' ? Math.min(outcome.retryAfterSeconds ?? 1, HANDLER_STARTUP_MAX_WAIT_SECONDS) : 0;
-		await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release, releaseDelaySeconds });
-		for (const observer of this.observers) observer(task, outcome);
+		await this.lingerForCohort(cohort, outcome.durationMs);
+		const written = await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release, releaseDelaySeconds });
+		for (const observer of this.observers) observer(task, outcome, release ? 'released' : written.settled);
+		return written.refilled;
+	}
+
+	/**
+	 * The tasks claimed together were sent together and mostly answer together. The first answer to
+	 * find the settlement writer idle would otherwise be written alone while the rest of its cohort
+	 * waits for that transaction — two transactions per cohort instead of one (measured: a 1 + 9 split
+	 * of every 10 slots at the default concurrency). So it waits for the rest of its cohort, at most
+	 * COHORT_LINGER_MS; a busy writer groups the answers anyway, so then nobody waits. Only answers
+	 * as quick as a transaction wait: behind slower handlers, keeping slots in step costs more than
+	 * the transaction saved (measured with a 20 ms handler: 0.77 → 0.70 of the ideal rate).
+	 */
+	private async lingerForCohort(cohort: Cohort, exchangeMs: number): Promise<void> {
+		cohort.pending -= 1;
+		if (cohort.pending <= 0) {
+			for (const go of cohort.waiting.splice(0)) go();
+			return;
+		}
+		if (this.settlement.writing || this.stopping || exchangeMs > COHORT_LINGER_MAX_EXCHANGE_MS) return;
+		await new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, COHORT_LINGER_MS);
+			cohort.waiting.push(() => {
+				clearTimeout(timer);
+				resolve();
+			});
+		});
 	}
 
 	/**

@@ -28,19 +28,23 @@ export interface DeliveryRequest {
  * despite one). `unconfirmed`: a 2xx without the confirmation marker from a handler that must send
  * it (n8n booting, a proxy) — retried like a 5xx. `target_refused`: the target policy
  * (TARGET_ALLOW, the always-refused addresses) refused the URL's host or its DNS answer; nothing
- * was sent, and the task fails at once (a retry would be refused again).
+ * was sent, and the task fails at once (a retry would be refused again). `reported`: the handler
+ * reported the failure itself (`POST /v1/tasks/{id}/attempts/{n}/fail`).
  */
 export type ErrorClass =
-	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted' | 'unconfirmed' | 'target_refused';
+	| 'timeout' | 'connection' | 'dns' | 'tls' | 'protocol' | 'redirect' | 'no_retry' | 'aborted' | 'unconfirmed' | 'target_refused'
+	| 'reported';
 
 /**
- * How an attempt ended (docs/delivery-contract.md): `delivered` completes the task, `retry` schedules another
+ * How an attempt ended (docs/delivery-contract.md): `delivered` completes the task, `accepted` (a 202)
+ * leaves the attempt open until the handler reports on it (docs/async-completion.md), `retry` schedules another
  * attempt (honouring `retryAfterSeconds`), `failed` dead-letters it at once. `result` is the body
  * parsed as JSON (whatever its content-type) when it parses and fits `resultLimitBytes`, else null;
  * `responseSnippet` is the start of the body as text, null when there was none.
  */
 export type DeliveryOutcome =
-	| { kind: 'delivered'; statusCode: number; durationMs: number; result: unknown; responseSnippet: string | null }
+	| { kind: 'delivered'; statusCode?: number; durationMs: number; result: unknown; responseSnippet: string | null }
+	| { kind: 'accepted'; statusCode: 202; durationMs: number; responseSnippet: string | null }
 	| {
 			kind: 'retry';
 			statusCode?: number;
@@ -225,6 +229,8 @@ function classifyResponse(
 			const how = header(CONFIRM_HEADER) === undefined ? 'without' : 'with a wrong';
 			return { kind: 'retry', ...base, errorClass: 'unconfirmed', error: `${error} ${how} confirmation (${CONFIRM_HEADER})` };
 		}
+		// 202: the handler took the work and will report on it (complete, fail, heartbeat) later.
+		if (statusCode === 202) return { kind: 'accepted', statusCode, durationMs, responseSnippet };
 		return { kind: 'delivered', statusCode, durationMs, result, responseSnippet };
 	}
 	if (RETRY_STATUSES.has(statusCode) || (statusCode >= 500 && statusCode < 600)) {

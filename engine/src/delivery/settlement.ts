@@ -4,19 +4,22 @@ import type { Pool, Queryable } from '../db/pool.js';
 import { isConnectionError, withTransaction } from '../db/pool.js';
 import { storableJson, storableText } from '../db/storable.js';
 import { channelName } from '../db/notifications.js';
-import type { DispatchQueue, HandlerEvent } from '../dispatch/dispatchQueue.js';
+import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import type { TaskEvents } from '../tasks/taskEvents.js';
 import { insertDispatchJobs } from '../tasks/dispatchJobs.js';
-import { insertAttempts, type NewAttempt } from '../tasks/attemptSql.js';
+import type { NewAttempt } from '../tasks/attemptSql.js';
+import { openAsyncAttempts, writeSettlements, type SettledTask } from '../tasks/settleSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
-import { recordHandlerResults } from '../queues/handlerSql.js';
 import type { DeliveryOutcome, ErrorClass } from './httpDelivery.js';
 import { retryDelaySeconds } from './retryPolicy.js';
+import { GroupCommit, type Waiting } from '../db/groupCommit.js';
+import { dispatchLock } from './dispatchLock.js';
 
 /** An attempt whose HTTP exchange is over (or was lost), waiting to be written. */
 export interface AttemptResult {
 	/** The task as it was claimed: its attempt number is the claim token. */
-	task: Pick<TaskRow, 'id' | 'queue' | 'dueAt' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url'>;
+	task: Pick<TaskRow, 'id' | 'queue' | 'dueAt' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url'> &
+		Partial<Pick<TaskRow, 'concurrencyKey'>>;
 	startedAt: Date;
 	outcome: DeliveryOutcome | LostDelivery;
 	handlerId: string | null;
@@ -26,7 +29,13 @@ export interface AttemptResult {
 	 */
 	release?: boolean;
 	releaseDelaySeconds?: number;
+	/** The handler's report that closed the attempt (tasks/attemptReports.ts), when one did. */
+	report?: 'complete' | 'fail';
 }
+
+/** An attempt's outcome once it is over: an `accepted` (202) attempt is still open. */
+type ClosingOutcome = Exclude<AttemptResult['outcome'], { kind: 'accepted' }>;
+type ClosingResult = AttemptResult & { outcome: ClosingOutcome };
 
 /** A delivery whose outcome nobody saw: the engine died or the lease ran out. */
 export interface LostDelivery {
@@ -35,6 +44,7 @@ export interface LostDelivery {
 }
 
 export type Transition =
+	| { state: 'open' }
 	| { state: 'completed'; result: unknown }
 	| { state: 'retrying'; delaySeconds: number; budgetBase: number }
 	| { state: 'failed' };
@@ -42,6 +52,8 @@ export type Transition =
 /** What an attempt's outcome does to its task: a pure decision, tested on its own. */
 export function decideTransition(a: AttemptResult, random: () => number = Math.random): Transition {
 	const { outcome, task } = a;
+	// A 202 is never given back: the handler has the work, and a second copy would run beside it.
+	if (outcome.kind === 'accepted') return { state: 'open' };
 	if (outcome.kind === 'delivered') return { state: 'completed', result: outcome.result };
 	if (outcome.kind === 'failed') return { state: 'failed' };
 	if (a.release) return { state: 'retrying', delaySeconds: a.releaseDelaySeconds ?? 0, budgetBase: task.budgetBase + 1 };
@@ -55,7 +67,7 @@ export function decideTransition(a: AttemptResult, random: () => number = Math.r
 	};
 }
 
-function attemptRecord(a: AttemptResult): NewAttempt {
+function attemptRecord(a: ClosingResult): NewAttempt {
 	const o = a.outcome;
 	const failedOrRetry = o.kind !== 'delivered';
 	return {
@@ -72,15 +84,30 @@ function attemptRecord(a: AttemptResult): NewAttempt {
 		error: failedOrRetry ? storableText(o.error) : null,
 		responseSnippet: o.kind === 'lost' ? null : storableText(o.responseSnippet),
 		handlerId: a.handlerId,
+		report: a.report ?? null,
 	};
 }
 
 export interface SettleCounts {
+	/** Attempts left open by a 202, waiting for the handler's report. */
+	opened: number;
 	completed: number;
 	retrying: number;
 	failed: number;
 	/** Results for tasks no longer active under that claim (rescued or deleted meanwhile): ignored. */
 	stale: number;
+	/** What became of each result's task, by task id: the decision as written (metrics count these). */
+	decided: Map<string, Settled>;
+}
+
+/** What a written result did to its task: a transition, or nothing (`stale`). */
+export type Settled = Transition['state'] | 'stale';
+
+/** What `SettlementWriter.add` tells once a result is durable. */
+export interface Written {
+	/** The result's queue was refilled in the same transaction (see `Refill`). */
+	refilled: boolean;
+	settled: Settled;
 }
 
 /**
@@ -94,12 +121,23 @@ export async function settleAttempts(
 	schema: string,
 	results: readonly AttemptResult[],
 	events?: TaskEvents,
-	random: () => number = Math.random,
+	/** `keyLocksHeld`: the caller took `keyedLocks(schema, results)` with its BEGIN (the settlement writer does). */
+	options: { keyLocksHeld?: boolean; random?: () => number } = {},
 ): Promise<SettleCounts> {
-	const counts: SettleCounts = { completed: 0, retrying: 0, failed: 0, stale: 0 };
-	if (results.length === 0) return counts;
-	const rows = results.map((a) => {
-		const t = decideTransition(a, random);
+	const random = options.random ?? Math.random;
+	const counts: SettleCounts = { opened: 0, completed: 0, retrying: 0, failed: 0, stale: 0, decided: new Map() };
+	for (const a of results) counts.decided.set(a.task.id, 'stale');
+	const opening = results.filter((a) => a.outcome.kind === 'accepted');
+	if (opening.length > 0) {
+		const opened = await openAsyncAttempts(db, opening.map((a) => ({ id: a.task.id, attempt: a.task.attemptCount })));
+		counts.opened = opened.length;
+		counts.stale += opening.length - opened.length;
+		for (const id of opened) counts.decided.set(id, 'open');
+	}
+	const closing = results.filter((a): a is ClosingResult => a.outcome.kind !== 'accepted');
+	if (closing.length === 0) return counts;
+	const rows: SettledTask[] = closing.map((a) => {
+		const t = decideTransition(a, random) as Exclude<Transition, { state: 'open' }>;
 		const o = a.outcome;
 		return {
 			id: a.task.id,
@@ -109,66 +147,78 @@ export async function settleAttempts(
 			delaySeconds: t.state === 'retrying' ? t.delaySeconds : null,
 			budgetBase: t.state === 'retrying' ? t.budgetBase : a.task.budgetBase,
 			jobId: t.state === 'retrying' ? randomUUID() : null,
+			claimedJobId: a.task.jobId,
 			lastError: o.kind === 'delivered' ? null : storableText(o.error),
 			lastStatusCode: o.kind === 'lost' ? null : (o.statusCode ?? null),
 			lastErrorClass: o.kind === 'lost' ? 'lost' : o.kind === 'delivered' ? null : (o.errorClass ?? null),
+			throttleSeconds: throttleSeconds(a),
 		};
 	});
-	const { rows: updated } = await db.query<{ id: string; queue: string; state: string; dueAt: Date; priority: number; timeoutSeconds: number; jobId: string; url: string | null; event: HandlerEvent; batchId: string | null }>(
-		`WITH updated AS (
-		 UPDATE tasks t SET state = x.state,
-		   result = CASE WHEN x.state = 'completed' THEN x.result ELSE t.result END,
-		   due_at = CASE WHEN x.state = 'retrying' THEN now() + make_interval(secs => x."delaySeconds") ELSE t.due_at END,
-		   finished_at = CASE WHEN x.state = 'retrying' THEN NULL ELSE now() END,
-		   budget_base = x."budgetBase",
-		   job_id = COALESCE(x."jobId", t.job_id),
-		   last_error = x."lastError", last_status_code = x."lastStatusCode", last_error_class = x."lastErrorClass",
-		   lease_expires_at = NULL, engine_id = NULL
-		 FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt int, state text, result jsonb, "delaySeconds" float8,
-		   "budgetBase" int, "jobId" uuid, "lastError" text, "lastStatusCode" int, "lastErrorClass" text)
-		 WHERE t.id = x.id AND t.state = 'active' AND t.attempt_count = x.attempt
-		 RETURNING t.id, t.queue, t.state, t.due_at AS "dueAt", t.priority, t.timeout_seconds AS "timeoutSeconds", t.job_id AS "jobId", t.url,
-		   t.event, t.batch_id AS "batchId"
-		 ), announced AS (
-		   -- A freed slot may let another engine claim: tell the queues' dispatchers, in this statement.
-		   SELECT pg_notify($2, queue) FROM (SELECT DISTINCT queue FROM updated) q
-		 )
-		 SELECT * FROM updated WHERE (SELECT count(*) FROM announced) >= 0`,
-		[JSON.stringify(rows), channelName(schema, 'tasks')],
-	);
-	const settled = new Set(updated.map((u) => u.id));
-	counts.stale = results.length - settled.size;
-	const live = results.filter((a) => settled.has(a.task.id));
-	await insertAttempts(db, live.map(attemptRecord));
-	await recordHandlerResults(
-		db,
-		live.filter((a) => a.handlerId !== null && a.outcome.kind !== 'lost').map((a) => ({ handlerId: a.handlerId as string, ok: a.outcome.kind === 'delivered' })),
-	);
-
-	const oldJobs = new Map<string, string[]>();
-	for (const a of live) if (a.task.jobId) push(oldJobs, a.task.queue, a.task.jobId);
-	for (const u of updated) counts[u.state as keyof SettleCounts] += 1;
-	for (const [queue, ids] of oldJobs) await dispatch.complete(db, queue, ids);
+	// Waking a key's parked tasks and throttling it must not race a claim counting its active tasks:
+	// hold the queues' dispatch locks (already held when settlement refills; taking them again is free).
+	if (!options.keyLocksHeld) for (const lock of keyedLocks(schema, closing)) await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
+	const flowControl = { keys: closing.some((a) => a.task.concurrencyKey), throttles: rows.some((r) => r.throttleSeconds !== null) };
+	// The statement also closes the jobs the settled attempts were claimed with.
+	const updated = await writeSettlements(db, dispatch.jobs, rows, closing.map(attemptRecord), channelName(schema, 'tasks'), flowControl);
+	counts.stale += closing.length - updated.length;
+	for (const u of updated) {
+		counts[u.state] += 1;
+		counts.decided.set(u.id, u.state);
+	}
 	await insertDispatchJobs(db, dispatch, updated.filter((u) => u.state === 'retrying'));
 	await events?.finishedIn(db, updated.filter((u) => u.state !== 'retrying'));
 	return counts;
 }
 
-function push<T>(map: Map<string, T[]>, key: string, value: T): void {
-	const list = map.get(key);
-	if (list) list.push(value);
-	else map.set(key, [value]);
-}
-
-interface PendingResult {
-	result: AttemptResult;
-	done: (error?: unknown) => void;
+/** The dispatch locks of the queues whose keyed tasks these results settle, in one order for every engine. */
+export function keyedLocks(schema: string, results: readonly AttemptResult[]): string[] {
+	return [...new Set(results.filter((a) => a.task.concurrencyKey && a.outcome.kind !== 'accepted').map((a) => dispatchLock(schema, a.task.queue)))].sort();
 }
 
 /**
- * Group commit for settlements: results arriving while a write is in flight are written together
- * in the next transaction, so 2,000 deliveries a second cost tens of transactions, not thousands.
- * `add` resolves once the result is durable.
+ * How long the handler asked to be left alone: a 429 or 503 with Retry-After throttles the task's
+ * key (or queue). A "still starting" 503 from a freshly registered Task Trigger is not a throttle.
+ */
+function throttleSeconds(a: ClosingResult): number | null {
+	const o = a.outcome;
+	if (o.kind !== 'retry' || a.release || o.retryAfterSeconds === undefined) return null;
+	return o.statusCode === 429 || o.statusCode === 503 ? o.retryAfterSeconds : null;
+}
+
+
+type PendingResult = Waiting<AttemptResult, Written>;
+
+/**
+ * More work claimed for the queues whose slots a settlement frees, in the settlement's own
+ * transaction: the freed slot is refilled in the same commit instead of waiting for a claim round
+ * of its own (a transaction and a wake-up more per task). The dispatcher provides it.
+ */
+export interface Refill {
+	/** What to claim for these queues (null: nothing now); called before the transaction. */
+	prepare(queues: readonly string[]): RefillPlan | null;
+}
+
+export interface RefillPlan {
+	/** The queues this plan claims for. */
+	readonly queues: ReadonlySet<string>;
+	/**
+	 * The queues' dispatch locks, taken with the settlement's BEGIN (one round trip). Holding them
+	 * for the whole transaction costs nothing within an engine, whose results are written one group
+	 * at a time, and makes the freed slots and the claim one step for every other engine.
+	 */
+	readonly locks: readonly string[];
+	/** Claims, in the settlement's transaction after the results are written (so the freed slots count); run again from scratch if the transaction is retried. */
+	claim(tx: Queryable): Promise<void>;
+	/** After the commit: starts what was claimed. */
+	committed(): void;
+	/** The transaction failed: nothing was claimed. */
+	abandoned(): void;
+}
+
+/**
+ * Group commit for settlements (db/groupCommit.ts, shared with enqueues): results arriving while a
+ * write is in flight are written together in the next transaction, so 2,000 deliveries a second
+ * cost tens of transactions, not thousands. `add` resolves once the result is durable.
  *
  * A result is never thrown away because a write failed. When the database is unreachable, the
  * group goes back to the front of the line and is written again once it answers (backing off up to
@@ -178,14 +228,17 @@ interface PendingResult {
  * fails is written without the handler's answer (status and error class only).
  */
 export class SettlementWriter {
-	private pending: PendingResult[] = [];
-	private writing = 0;
-	private readonly maxParallel = 2;
-	private readonly groupSize = 500;
+	/**
+	 * One group at a time: groups of one queue would take turns on its dispatch lock and its
+	 * handler's row anyway, and results arriving meanwhile make the next group larger (fewer commits).
+	 */
+	private readonly commits = new GroupCommit<AttemptResult, Written>({ maxParallel: 1, maxGroup: 500, write: (group) => this.writeGroup(group) });
 	/** Consecutive failures to reach the database; while > 0, writes wait `backoffTimer`. */
 	private outage = 0;
 	private backoffTimer: NodeJS.Timeout | null = null;
 	private stopped = false;
+
+	private refill: Refill | null = null;
 
 	constructor(
 		private readonly pool: Pool,
@@ -195,46 +248,45 @@ export class SettlementWriter {
 		private readonly events?: TaskEvents,
 	) {}
 
-	/** Results waiting to be written (a database outage makes this grow). */
-	get backlog(): number {
-		return this.pending.length;
+	/** Lets groups of results refill the slots they free (see `Refill`). */
+	refillWith(refill: Refill): void {
+		this.refill = refill;
 	}
 
-	add(result: AttemptResult): Promise<void> {
-		return new Promise((resolve, reject) => {
-			this.pending.push({ result, done: (error) => (error ? reject(error) : resolve()) });
-			this.flush();
-		});
+	/** Results waiting to be written (a database outage makes this grow). */
+	get backlog(): number {
+		return this.commits.backlog;
+	}
+
+	/** A group is being written now (a result added meanwhile joins the next group). */
+	get writing(): boolean {
+		return this.commits.busy;
+	}
+
+	/** Resolves once the result is durable, with what it did (and whether its queue was refilled). */
+	add(result: AttemptResult): Promise<Written> {
+		if (this.stopped) return Promise.reject(stopping());
+		return this.commits.add(result);
 	}
 
 	/** Gives up on unwritten results (their tasks' leases run out and the rescuer retries them). */
 	stop(): void {
 		this.stopped = true;
 		if (this.backoffTimer) clearTimeout(this.backoffTimer);
-		const left = this.pending.splice(0);
-		for (const p of left) p.done(new Error('engine stopping before the delivery result could be written'));
-	}
-
-	private flush(): void {
-		if (this.stopped || this.backoffTimer || this.writing >= this.maxParallel || this.pending.length === 0) return;
-		const group = this.pending.splice(0, this.groupSize);
-		this.writing += 1;
-		this.writeGroup(group).finally(() => {
-			this.writing -= 1;
-			this.flush();
-		});
+		this.commits.hold();
+		for (const p of this.commits.drain()) p.reject(stopping());
 	}
 
 	private async writeGroup(group: PendingResult[]): Promise<void> {
 		try {
-			await this.write(group.map((p) => p.result));
+			const { refilled, counts } = await this.writeAndRefill(group.map((p) => p.item));
 			this.outage = 0;
-			for (const p of group) p.done();
+			for (const p of group) p.resolve({ refilled: refilled.has(p.item.task.queue), settled: counts.decided.get(p.item.task.id) ?? 'stale' });
 			return;
 		} catch (error) {
 			if (this.requeueOnOutage(group, error)) return;
 			if (group.length > 1) this.log.warn({ err: error, count: group.length }, 'writing a group of delivery results failed; writing them one by one');
-			else this.log.error({ err: error, taskId: group[0].result.task.id }, 'writing a delivery result failed; writing it without the handler\'s answer');
+			else this.log.error({ err: error, taskId: group[0].item.task.id }, 'writing a delivery result failed; writing it without the handler\'s answer');
 		}
 		for (let i = 0; i < group.length; i++) {
 			const outage = await this.writeAlone(group[i]);
@@ -248,17 +300,17 @@ export class SettlementWriter {
 	 * error when the database is unreachable (the result is not done), else null.
 	 */
 	private async writeAlone(p: PendingResult): Promise<unknown> {
-		for (const attempt of [p.result, withoutAnswer(p.result)]) {
+		for (const attempt of [p.item, withoutAnswer(p.item)]) {
 			try {
-				await this.write([attempt]);
+				const counts = await this.write([attempt]);
 				this.outage = 0;
-				p.done();
+				p.resolve({ refilled: false, settled: counts.decided.get(p.item.task.id) ?? 'stale' });
 				return null;
 			} catch (error) {
 				if (isConnectionError(error) && !this.stopped) return error;
-				if (attempt !== p.result) {
-					this.log.error({ err: error, taskId: p.result.task.id }, 'a delivery result cannot be written; the rescuer will retry the task');
-					p.done(error);
+				if (attempt !== p.item) {
+					this.log.error({ err: error, taskId: p.item.task.id }, 'a delivery result cannot be written; the rescuer will retry the task');
+					p.reject(error);
 				}
 			}
 		}
@@ -268,28 +320,60 @@ export class SettlementWriter {
 	/** When `error` says the database is unreachable: puts `group` back in front and backs off. */
 	private requeueOnOutage(group: PendingResult[], error: unknown): boolean {
 		if (!isConnectionError(error) || this.stopped) return false;
-		this.pending.unshift(...group);
+		this.commits.requeue(group);
 		this.outage += 1;
-		if (this.outage === 1) this.log.warn({ err: error, waiting: this.pending.length }, 'database unreachable; delivery results are kept and written when it is back');
+		if (this.outage === 1) this.log.warn({ err: error, waiting: this.commits.backlog }, 'database unreachable; delivery results are kept and written when it is back');
 		if (!this.backoffTimer) {
+			this.commits.hold();
 			this.backoffTimer = setTimeout(() => {
 				this.backoffTimer = null;
-				this.flush();
+				this.commits.resume();
 			}, Math.min(100 * 2 ** this.outage, 2_000));
 		}
 		return true;
 	}
 
+	/** Writes a group in a transaction of its own, the keyed queues' locks taken with its BEGIN. */
 	private write(results: readonly AttemptResult[]): Promise<SettleCounts> {
-		return withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, results, this.events));
+		return withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, results, this.events, { keyLocksHeld: true }), {
+			advisoryLocks: keyedLocks(this.schema, results),
+		});
+	}
+
+	/** Writes a group and claims for its queues in the same transaction; returns the queues refilled. */
+	private async writeAndRefill(results: readonly AttemptResult[]): Promise<{ refilled: ReadonlySet<string>; counts: SettleCounts }> {
+		const plan = this.refill?.prepare([...new Set(results.map((r) => r.task.queue))]) ?? null;
+		if (!plan) return { refilled: new Set(), counts: await this.write(results) };
+		let counts: SettleCounts;
+		try {
+			counts = await withTransaction(
+				this.pool,
+				async (tx) => {
+					const written = await settleAttempts(tx, this.dispatch, this.schema, results, this.events, { keyLocksHeld: true });
+					await plan.claim(tx);
+					return written;
+				},
+				// With the keyed queues' locks too (settleAttempts needs them), all taken at BEGIN in one order.
+				{ advisoryLocks: [...new Set([...plan.locks, ...keyedLocks(this.schema, results)])].sort() },
+			);
+		} catch (error) {
+			plan.abandoned();
+			throw error;
+		}
+		plan.committed();
+		return { refilled: plan.queues, counts };
 	}
 }
 
 /** The same attempt, with nothing the handler sent kept (its result and snippet). */
 function withoutAnswer(a: AttemptResult): AttemptResult {
 	const o = a.outcome;
-	if (o.kind === 'lost') return a;
+	if (o.kind === 'lost' || o.kind === 'accepted') return a;
 	const note = 'the handler\'s answer could not be stored';
 	if (o.kind === 'delivered') return { ...a, outcome: { ...o, result: null, responseSnippet: note } };
 	return { ...a, outcome: { ...o, error: o.error.slice(0, 200), responseSnippet: note } };
+}
+
+function stopping(): Error {
+	return new Error('engine stopping before the delivery result could be written');
 }

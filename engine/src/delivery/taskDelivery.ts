@@ -25,8 +25,12 @@ export function targetFor(task: TaskRow, queue: QueueRow, handler: HandlerRow | 
 	return { url: handler.url, secrets: [handler.secret], handlerId: handler.id, confirm: handler.confirm };
 }
 
-/** The delivery body (docs/delivery-contract.md); `scheduledFor` is the task's due time. */
-export function taskDeliveryBody(task: TaskRow): Record<string, unknown> {
+/**
+ * The delivery body (docs/delivery-contract.md); `scheduledFor` is the task's due time. A
+ * dead-letter event is delivered as the event itself: `{ type: "task.dead_lettered", task }`.
+ */
+export function taskDeliveryBody(task: TaskRow): unknown {
+	if (task.event === 'dead_letter') return task.payload;
 	return {
 		id: task.id,
 		queue: task.queue,
@@ -51,13 +55,16 @@ export function taskDeliveryRequest(task: TaskRow, target: Target, now: Date): D
 		timeoutMs: task.timeoutSeconds * 1000,
 		// The marker covers what this attempt's signature does, so only the handler that verified it can answer it.
 		...(target.confirm ? { confirmation: confirmationMarker(target.secrets[0], { id: task.id, attempt: task.attemptCount, timestampSeconds }) } : {}),
-		headers: deliveryHeaders({
-			id: task.id,
-			timestampSeconds,
-			body,
-			secrets: target.secrets,
-			attempt: task.attemptCount,
-			queue: task.queue,
-		}),
+		headers: {
+			...deliveryHeaders({
+				id: task.id,
+				timestampSeconds,
+				body,
+				secrets: target.secrets,
+				attempt: task.attemptCount,
+				queue: task.queue,
+			}),
+			...(task.event === 'dead_letter' ? { 'x-task-event': 'dead_letter' } : {}),
+		},
 	};
 }

@@ -1,6 +1,7 @@
 import { PgBoss, type Db as IDatabase } from 'pg-boss';
 import type { Logger } from '../log.js';
 import { connectionSettings, type ConnectionLimits, type Queryable } from '../db/pool.js';
+import { jobTable, type JobTable } from './jobSql.js';
 
 /**
  * The only module that imports pg-boss. pg-boss carries dispatch — due ordering by priority,
@@ -30,16 +31,29 @@ export interface ClaimedJob {
 	taskId: string;
 }
 
-export type HandlerEvent = 'task' | 'batch';
-const HANDLER_EVENTS: readonly HandlerEvent[] = ['task', 'batch'];
+export type HandlerEvent = 'task' | 'batch' | 'dead_letter';
+const HANDLER_EVENTS: readonly HandlerEvent[] = ['task', 'batch', 'dead_letter'];
 const handlerGroup = (event: HandlerEvent) => `handler:${event}`;
+
+/** The job groups a claim skips: handler events with no handler to take them. */
+export function ignoredHandlerGroups(handlerEvents: readonly HandlerEvent[]): string[] {
+	return HANDLER_EVENTS.filter((e) => !handlerEvents.includes(e)).map(handlerGroup);
+}
 
 function asDatabase(db: Queryable): IDatabase {
 	return { executeSql: (text: string, values?: unknown[]) => db.query(text, values) };
 }
 
 export class DispatchQueue {
-	private constructor(private readonly boss: PgBoss) {}
+	/** The job table, for the hot-path statements that claim and close jobs themselves (dispatch/jobSql.ts). */
+	readonly jobs: JobTable;
+
+	private constructor(
+		private readonly boss: PgBoss,
+		schema: string,
+	) {
+		this.jobs = jobTable(schema);
+	}
 
 	static async start(connectionString: string, schema: string, log: Logger, limits: ConnectionLimits): Promise<DispatchQueue> {
 		const boss = new PgBoss({
@@ -57,7 +71,7 @@ export class DispatchQueue {
 		});
 		boss.on('error', (error: Error) => log.error({ err: error }, 'pg-boss error'));
 		await boss.start();
-		return new DispatchQueue(boss);
+		return new DispatchQueue(boss, schema);
 	}
 
 	async createQueue(name: string): Promise<void> {
@@ -68,6 +82,8 @@ export class DispatchQueue {
 			retryLimit: 0,
 			// Our task and attempt rows are the record; pg-boss's finished job rows can go soon.
 			deleteAfterSeconds: 3600,
+			// Not partitioned: the job lives in the shared table dispatch/jobSql.ts drives directly.
+			partition: false,
 			retentionSeconds: 400 * 86400,
 		});
 	}
@@ -99,7 +115,7 @@ export class DispatchQueue {
 	 */
 	async fetch(db: Queryable, queue: string, limit: number, handlerEvents: readonly HandlerEvent[]): Promise<ClaimedJob[]> {
 		if (limit <= 0) return [];
-		const ignored = HANDLER_EVENTS.filter((e) => !handlerEvents.includes(e)).map(handlerGroup);
+		const ignored = ignoredHandlerGroups(handlerEvents);
 		const jobs = await this.boss.fetch<{ taskId: string }>(queue, {
 			batchSize: limit,
 			db: asDatabase(db),

@@ -10,6 +10,8 @@ export interface AttemptRow {
 	error: string | null;
 	responseSnippet: string | null;
 	handlerId: string | null;
+	/** The handler's report that closed the attempt, when one did. */
+	report: 'complete' | 'fail' | null;
 }
 
 export interface NewAttempt {
@@ -26,25 +28,13 @@ export interface NewAttempt {
 	error: string | null;
 	responseSnippet: string | null;
 	handlerId: string | null;
-}
-
-/** Records attempts in one statement; an attempt already recorded (by the rescuer, say) is kept as it is. */
-export async function insertAttempts(db: Queryable, attempts: readonly NewAttempt[]): Promise<void> {
-	if (attempts.length === 0) return;
-	await db.query(
-		`INSERT INTO attempts (task_id, queue, number, started_at, due_at, duration_ms, outcome, status_code, error_class, error, response_snippet, handler_id)
-		 SELECT "taskId", queue, number, "startedAt", "dueAt", "durationMs", outcome, "statusCode", "errorClass", error, "responseSnippet", "handlerId"
-		 FROM jsonb_to_recordset($1::jsonb) AS x("taskId" uuid, queue text, number int, "startedAt" timestamptz, "dueAt" timestamptz, "durationMs" int,
-		   outcome text, "statusCode" int, "errorClass" text, error text, "responseSnippet" text, "handlerId" uuid)
-		 ON CONFLICT (task_id, number) DO NOTHING`,
-		[JSON.stringify(attempts)],
-	);
+	report: 'complete' | 'fail' | null;
 }
 
 export async function listAttempts(db: Queryable, taskId: string): Promise<AttemptRow[]> {
 	const { rows } = await db.query<AttemptRow>(
 		`SELECT number, started_at AS "startedAt", duration_ms AS "durationMs", outcome, status_code AS "statusCode",
-		   error_class AS "errorClass", error, response_snippet AS "responseSnippet", handler_id AS "handlerId"
+		   error_class AS "errorClass", error, response_snippet AS "responseSnippet", handler_id AS "handlerId", report
 		 FROM attempts WHERE task_id = $1 ORDER BY number`,
 		[taskId],
 	);

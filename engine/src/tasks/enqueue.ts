@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
+import { GroupCommit, type Waiting } from '../db/groupCommit.js';
 import { channelName } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { conflict, DomainError, invalidField, type FieldProblem } from '../errors.js';
@@ -11,6 +12,8 @@ import type { QueueRow } from '../queues/queueSql.js';
 import { priorityValue, resolvePolicy, type PartialRetryPolicy, type PriorityName } from './policy.js';
 import { insertDispatchJobs } from './dispatchJobs.js';
 import { findByIdempotencyKeys, insertTasks, type NewTask, type TaskRow } from './taskSql.js';
+import { keysWithLines, lineId } from '../flowControl/keySql.js';
+import type { DebounceInput } from './debounce.js';
 
 /** A task as a client sends it (`POST /v1/tasks`, one item of a bulk). */
 export interface EnqueueInput {
@@ -24,6 +27,12 @@ export interface EnqueueInput {
 	idempotencyKey?: string;
 	retry?: PartialRetryPolicy;
 	timeoutSeconds?: number;
+	/** How long an attempt answered with 202 may wait for the handler's report (docs/async-completion.md). */
+	asyncTimeoutSeconds?: number;
+	/** Tasks sharing a key obey the queue's `keyConcurrency` and `keyRateLimit`. */
+	concurrencyKey?: string;
+	/** Fold enqueues with this key into one task while it waits (tasks/debounce.ts). */
+	debounce?: DebounceInput;
 }
 
 export interface EnqueueLimits {
@@ -79,6 +88,14 @@ export function prepareTask(input: EnqueueInput, queue: QueueRow, limits: Enqueu
 		idempotencyKey: input.idempotencyKey ?? null,
 		delaySeconds: input.delaySeconds ?? null,
 		runAt,
+		asyncTimeoutSeconds: input.asyncTimeoutSeconds ?? null,
+		concurrencyKey: input.concurrencyKey ?? null,
+		// Due now, keyed, and its queue limits keys: it may have to join its key's line (writeTasks).
+		keyLimited:
+			input.concurrencyKey !== undefined &&
+			input.delaySeconds === undefined &&
+			runAt === null &&
+			(queue.keyConcurrency !== null || queue.keyRateLimitMax !== null),
 	};
 }
 
@@ -97,7 +114,11 @@ export async function writeTasks(
 	idempotencyWindowSeconds: number,
 	fieldOf: (index: number) => string,
 ): Promise<EnqueueResult[]> {
-	const inserted = await insertTasks(db, tasks, idempotencyWindowSeconds, channelName(schema, 'tasks'));
+	// A newcomer does not overtake the tasks parked behind its key: it joins their line, without a job.
+	const lines = await keysWithLines(db, tasks.filter((t) => t.keyLimited).map((t) => ({ queue: t.queue, key: t.concurrencyKey as string })));
+	const toInsert = lines.size === 0 ? tasks : tasks.map((t) => (t.keyLimited && lines.has(lineId(t.queue, t.concurrencyKey as string)) ? { ...t, parked: true } : t));
+	const inserted = await insertTasks(db, toInsert, idempotencyWindowSeconds, channelName(schema, 'tasks'));
+	const parked = new Set(toInsert.filter((t) => t.parked).map((t) => t.id));
 	const byId = new Map(inserted.map((t) => [t.id, t]));
 	const skipped = tasks.filter((t) => !byId.has(t.id));
 	const holders = await findByIdempotencyKeys(
@@ -106,7 +127,7 @@ export async function writeTasks(
 	);
 	const holderOf = new Map(holders.map((h) => [`${h.queue}\u0000${h.idempotencyKey}`, h]));
 
-	await insertDispatchJobs(db, dispatch, inserted);
+	await insertDispatchJobs(db, dispatch, parked.size > 0 ? inserted.filter((t) => !parked.has(t.id)) : inserted);
 
 	return tasks.map((t, index) => {
 		const created = byId.get(t.id);
@@ -124,53 +145,41 @@ export async function writeTasks(
 }
 
 /**
- * Group commit for single enqueues: requests that arrive while a write is in flight share the next
- * transaction. A 201 still means committed; concurrent clients just share the commit's cost, which
- * is how one HTTP enqueue can beat a raw `send()` per task.
+ * Group commit for single enqueues (db/groupCommit.ts): requests that arrive while a write is in
+ * flight share the next transaction. A 201 still means committed; concurrent clients just share the
+ * commit's cost, which is how one HTTP enqueue can beat a raw `send()` per task.
  */
 export class EnqueueWriter {
-	private pending: { task: NewTask; done: (result: EnqueueResult | Error) => void }[] = [];
-	private writing = 0;
-	private readonly maxParallel = 2;
-	private readonly maxBatch = 500;
+	private readonly commits: GroupCommit<NewTask, EnqueueResult>;
 
 	constructor(
 		private readonly pool: Pool,
 		private readonly dispatch: DispatchQueue,
 		private readonly schema: string,
 		private readonly idempotencyWindowSeconds: number,
-	) {}
+	) {
+		this.commits = new GroupCommit({ maxParallel: 2, maxGroup: 500, write: (group) => this.writeGroup(group) });
+	}
 
 	write(task: NewTask): Promise<EnqueueResult> {
-		return new Promise((resolve, reject) => {
-			this.pending.push({ task, done: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
-			this.flush();
-		});
+		return this.commits.add(task);
 	}
 
-	private flush(): void {
-		if (this.writing >= this.maxParallel || this.pending.length === 0) return;
-		const batch = this.pending.splice(0, this.maxBatch);
-		this.writing += 1;
-		this.writeBatch(batch)
-			.catch(async () => {
-				// One bad task (its queue deleted a moment ago, say) must not fail its neighbours:
-				// write each on its own so only the culprit sees the error.
-				for (const item of batch) {
-					await this.writeBatch([item]).catch((error: unknown) => item.done(asError(error)));
-				}
-			})
-			.finally(() => {
-				this.writing -= 1;
-				this.flush();
-			});
+	private async writeGroup(group: Waiting<NewTask, EnqueueResult>[]): Promise<void> {
+		try {
+			await this.writeTogether(group);
+		} catch {
+			// One bad task (its queue deleted a moment ago, say) must not fail its neighbours:
+			// write each on its own so only the culprit sees the error.
+			for (const w of group) await this.writeTogether([w]).catch((error: unknown) => w.reject(asError(error)));
+		}
 	}
 
-	private async writeBatch(batch: { task: NewTask; done: (result: EnqueueResult | Error) => void }[]): Promise<void> {
+	private async writeTogether(group: Waiting<NewTask, EnqueueResult>[]): Promise<void> {
 		const results = await withTransaction(this.pool, (tx) =>
-			writeTasks(tx, this.dispatch, this.schema, batch.map((b) => b.task), this.idempotencyWindowSeconds, () => ''),
+			writeTasks(tx, this.dispatch, this.schema, group.map((w) => w.item), this.idempotencyWindowSeconds, () => ''),
 		);
-		results.forEach((r, i) => batch[i].done(r));
+		results.forEach((r, i) => group[i].resolve(r));
 	}
 }
 

@@ -1,7 +1,8 @@
-import type { Queryable } from '../db/pool.js';
+import { prepared, type Queryable } from '../db/pool.js';
 import { beforePositionSql, createdAtMicrosSql, type CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { RetryPolicy } from '../delivery/retryPolicy.js';
 import type { StoredTaskState, TaskState } from './states.js';
+import type { DebounceGroup } from './debounceSql.js';
 
 /** A task row with its visible state (a queued task not yet due reads as `scheduled`, by the database clock). */
 export interface TaskRow {
@@ -27,13 +28,29 @@ export interface TaskRow {
 	lastStatusCode: number | null;
 	lastErrorClass: string | null;
 	engineId: string | null;
-	/** `batch`: a batch's completion event, for handlers registered for batch events. */
+	/** While an async attempt is open (the handler answered 202): when it ends unless reported on. */
+	deadlineAt: Date | null;
+	/** What the handler last reported on the attempt under way (heartbeats). */
+	progress: TaskProgress | null;
+	/** Tasks sharing a key obey the queue's per-key limits (docs/flow-control.md). */
+	concurrencyKey: string | null;
+	/** The debounce group the task carries (tasks/debounce.ts); `open` while enqueues may still join it. */
+	debounce: (DebounceGroup & { open: boolean }) | null;
+	/**
+	 * `batch`: a batch's completion event, for handlers registered for batch events; `dead_letter`:
+	 * the news that another task of the queue became a dead letter, for `dead_letter` handlers.
+	 */
 	event: TaskEvent;
 	schedule: ScheduleRef | null;
 	batch: BatchRef | null;
 }
 
-export type TaskEvent = 'task' | 'batch';
+export type TaskEvent = 'task' | 'batch' | 'dead_letter';
+export interface TaskProgress {
+	percent: number | null;
+	message: string | null;
+	updatedAt: string;
+}
 /** The schedule occurrence a task was fired for. */
 export interface ScheduleRef {
 	id: string;
@@ -53,7 +70,11 @@ export const TASK_COLUMNS = `t.id, t.queue, t.name,
   t.due_at AS "dueAt", t.created_at AS "createdAt", t.started_at AS "startedAt", t.finished_at AS "finishedAt",
   t.attempt_count AS "attemptCount", t.budget_base AS "budgetBase", t.job_id AS "jobId", t.result,
   t.last_error AS "lastError", t.last_status_code AS "lastStatusCode", t.last_error_class AS "lastErrorClass",
-  t.engine_id AS "engineId", t.event, t.schedule, t.batch`;
+  t.engine_id AS "engineId", t.deadline_at AS "deadlineAt", t.progress,
+  t.concurrency_key AS "concurrencyKey",
+  CASE WHEN t.debounce_key IS NULL THEN NULL ELSE jsonb_build_object('key', t.debounce_key, 'mode', t.debounce_mode,
+    'maxWaitSeconds', t.debounce_max_wait_seconds, 'open', t.debounce_open) END AS debounce,
+  t.event, t.schedule, t.batch`;
 
 /** A task to insert; `delaySeconds`/`runAt` become `due_at` by the database clock. */
 export interface NewTask {
@@ -72,6 +93,15 @@ export interface NewTask {
 	event?: TaskEvent;
 	schedule?: ScheduleRef | null;
 	batch?: BatchRef | null;
+	/** How long an async attempt (202) may wait for a report; null: the queue's setting, else 3,600 s. */
+	asyncTimeoutSeconds?: number | null;
+	concurrencyKey?: string | null;
+	/** Enqueued behind its key's line of parked tasks (no dispatch job until the key wakes). */
+	parked?: boolean;
+	/** Due now, with a key its queue limits: joins the key's line when there is one (enqueue.ts). */
+	keyLimited?: boolean;
+	/** The debounce group the task opens (tasks/debounce.ts). */
+	debounce?: DebounceGroup;
 }
 
 /**
@@ -99,14 +129,18 @@ export async function insertTasks(
 		   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
 		     id uuid, "jobId" uuid, queue text, name text, payload jsonb, priority int, retry jsonb, "timeoutSeconds" int,
 		     url text, "idempotencyKey" text, "delaySeconds" float8, "runAt" timestamptz, ord int,
-		     event text, schedule jsonb, batch jsonb)
+		     event text, schedule jsonb, batch jsonb, "asyncTimeoutSeconds" int,
+		     "concurrencyKey" text, parked boolean, debounce jsonb)
 		 ), inserted AS (
 		   INSERT INTO tasks AS t (id, job_id, queue, name, state, payload, priority, retry, timeout_seconds, url,
-		     idempotency_key, idempotency_expires_at, due_at, event, schedule, schedule_id, batch, batch_id)
-		   SELECT id, "jobId", queue, name, 'queued', payload, priority, retry, "timeoutSeconds", url, "idempotencyKey",
+		     idempotency_key, idempotency_expires_at, due_at, event, schedule, schedule_id, batch, batch_id, async_timeout_seconds,
+		     concurrency_key, parked, debounce_key, debounce_mode, debounce_max_wait_seconds, debounce_open)
+		   SELECT id, CASE WHEN parked THEN NULL ELSE "jobId" END, queue, name, 'queued', payload, priority, retry, "timeoutSeconds", url, "idempotencyKey",
 		     CASE WHEN "idempotencyKey" IS NULL THEN NULL ELSE now() + make_interval(secs => $2) END,
 		     GREATEST(now(), COALESCE("runAt", now() + make_interval(secs => COALESCE("delaySeconds", 0)))),
-		     COALESCE(event, 'task'), schedule, (schedule->>'id')::uuid, batch, (batch->>'id')::uuid
+		     COALESCE(event, 'task'), schedule, (schedule->>'id')::uuid, batch, (batch->>'id')::uuid, "asyncTimeoutSeconds",
+		     "concurrencyKey", COALESCE(parked, false),
+		     debounce->>'key', debounce->>'mode', (debounce->>'maxWaitSeconds')::float8, debounce IS NOT NULL
 		   FROM input ORDER BY ord
 		   ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		   RETURNING *
@@ -140,6 +174,8 @@ export interface TaskFilter {
 	queue?: string;
 	state?: TaskState;
 	name?: string;
+	/** The task holding this key in `queue` (served by the unique index on (queue, idempotency_key)). */
+	idempotencyKey?: string;
 	/** Position after which the page starts (newest first). */
 	after?: CreatedAtPosition | null;
 	limit: number;
@@ -155,11 +191,12 @@ export async function listTasks(db: Queryable, f: TaskFilter): Promise<(TaskRow 
 	const { rows } = await db.query<TaskRow & { positionMicros: string }>(
 		`SELECT ${TASK_COLUMNS}, ${createdAtMicrosSql('t.created_at')} AS "positionMicros" FROM tasks t
 		 WHERE ($1::text IS NULL OR t.queue = $1) AND ($2::text IS NULL OR t.state = $2) AND ($3::text IS NULL OR t.name = $3)
+		   AND ($7::text IS NULL OR t.idempotency_key = $7)
 		   ${dueFilter}
 		   AND ${beforePositionSql('t.created_at', 't.id', '$4', '$5')}
 		 ORDER BY t.created_at DESC, t.id DESC
 		 LIMIT $6`,
-		[f.queue ?? null, stored, f.name ?? null, f.after?.micros ?? null, f.after?.id ?? null, f.limit],
+		[f.queue ?? null, stored, f.name ?? null, f.after?.micros ?? null, f.after?.id ?? null, f.limit, f.idempotencyKey ?? null],
 	);
 	return rows;
 }
@@ -167,7 +204,7 @@ export async function listTasks(db: Queryable, f: TaskFilter): Promise<(TaskRow 
 /** Cancels a task that has not started; returns it, or null when it is not in a cancellable state. */
 export async function cancelTask(db: Queryable, id: string): Promise<TaskRow | null> {
 	const { rows } = await db.query<TaskRow>(
-		`UPDATE tasks t SET state = 'cancelled', finished_at = now(), idempotency_key = t.idempotency_key
+		`UPDATE tasks t SET state = 'cancelled', finished_at = now(), idempotency_key = t.idempotency_key, parked = false
 		 WHERE t.id = $1 AND t.state IN ('queued', 'retrying')
 		 RETURNING ${TASK_COLUMNS}`,
 		[id],
@@ -176,64 +213,67 @@ export async function cancelTask(db: Queryable, id: string): Promise<TaskRow | n
 }
 
 /**
- * Puts final-but-unsuccessful tasks back in line, due now, with a fresh attempt budget (their attempt
- * numbers continue) and a new dispatch job id. Returns the tasks that were moved.
+ * Puts final-but-unsuccessful tasks back in line, due now (or at `notBefore[i]` when later: a batch
+ * spacing its re-runs), with a fresh attempt budget (their attempt numbers continue) and a new
+ * dispatch job id. Returns the tasks that were moved.
  */
-export async function requeueTasks(db: Queryable, ids: readonly string[], jobIds: readonly string[]): Promise<TaskRow[]> {
+export async function requeueTasks(
+	db: Queryable,
+	ids: readonly string[],
+	jobIds: readonly string[],
+	notBefore: readonly (Date | null)[] = [],
+): Promise<TaskRow[]> {
 	if (ids.length === 0) return [];
 	const { rows } = await db.query<TaskRow>(
-		`UPDATE tasks t SET state = 'queued', due_at = now(), finished_at = NULL, budget_base = t.attempt_count,
+		`UPDATE tasks t SET state = 'queued', due_at = GREATEST(now(), COALESCE(x.not_before, now())), finished_at = NULL, budget_base = t.attempt_count,
 		   job_id = x.job_id, lease_expires_at = NULL, engine_id = NULL
-		 FROM unnest($1::uuid[], $2::uuid[]) AS x(id, job_id)
+		 FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS x(id, job_id, not_before)
 		 WHERE t.id = x.id AND t.state IN ('failed', 'cancelled')
 		 RETURNING ${TASK_COLUMNS}`,
-		[ids, jobIds],
+		[ids, jobIds, ids.map((_, i) => notBefore[i] ?? null)],
 	);
 	return rows;
 }
 
-export async function countActive(db: Queryable, queue: string): Promise<number> {
-	const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE queue = $1 AND state = 'active'`, [queue]);
-	return rows[0].n;
+/** A schedule's task withdrawn before its occurrence. */
+export interface WithdrawnTask {
+	id: string;
+	queue: string;
+	jobId: string | null;
+	occurrence: Date;
 }
 
 /**
- * Marks claimed tasks active: one more attempt, a lease until the attempt can no longer be running
- * (timeout + grace), and the claiming engine. Only tasks still waiting on exactly that job are taken,
- * so a task cancelled or redriven meanwhile is left alone.
+ * Cancels a schedule's tasks that were created ahead of an occurrence still to come (queued, not due
+ * yet): pausing, changing or deleting the schedule must hold for that occurrence too. A task
+ * already claimed for delivery is left alone.
  */
-export async function activateTasks(
-	db: Queryable,
-	claims: readonly { taskId: string; jobId: string }[],
-	engineId: string,
-	leaseGraceSeconds: number,
-): Promise<TaskRow[]> {
-	if (claims.length === 0) return [];
-	const { rows } = await db.query<TaskRow>(
-		`UPDATE tasks t SET state = 'active', started_at = now(), attempt_count = t.attempt_count + 1, engine_id = $3,
-		   lease_expires_at = now() + make_interval(secs => t.timeout_seconds + $4)
-		 FROM unnest($1::uuid[], $2::uuid[]) AS x(id, job_id)
-		 WHERE t.id = x.id AND t.job_id = x.job_id AND t.state IN ('queued', 'retrying')
-		 RETURNING ${TASK_COLUMNS}`,
-		[claims.map((c) => c.taskId), claims.map((c) => c.jobId), engineId, leaseGraceSeconds],
+export async function withdrawScheduleTasksAhead(db: Queryable, scheduleId: string): Promise<WithdrawnTask[]> {
+	const { rows } = await db.query<WithdrawnTask>(
+		`UPDATE tasks SET state = 'cancelled', finished_at = now(), parked = false
+		 WHERE schedule_id = $1 AND state = 'queued' AND due_at > now() AND created_at > now() - interval '1 day'
+		 RETURNING id, queue, job_id AS "jobId", (schedule->>'occurrence')::timestamptz AS occurrence`,
+		[scheduleId],
 	);
 	return rows;
 }
 
 /** Seconds (database clock) until the next waiting task of the queue becomes due; null when none is ahead. */
+/** Seconds until the queue's next task not yet due is due (null: none), as SQL for the queue parameter given. */
+export function nextDueSql(queue: string): string {
+	return `SELECT extract(epoch FROM min(due_at) - now())::float8 FROM tasks
+		 WHERE queue = ${queue} AND state IN ('queued', 'retrying') AND due_at > now()`;
+}
+
 export async function secondsUntilNextDue(db: Queryable, queue: string): Promise<number | null> {
-	const { rows } = await db.query<{ s: number | null }>(
-		`SELECT extract(epoch FROM min(due_at) - now())::float8 AS s FROM tasks
-		 WHERE queue = $1 AND state IN ('queued', 'retrying') AND due_at > now()`,
-		[queue],
-	);
+	const { rows } = await db.query<{ s: number | null }>(prepared('claim-next-due', `SELECT (${nextDueSql('$1')}) AS s`, [queue]));
 	return rows[0]?.s ?? null;
 }
 
 /**
  * Active tasks whose delivery is presumed lost: their lease expired, or (when `judgeEngines`) their
  * engine stopped heartbeating. The asking engine is alive by definition: its own tasks are lost only
- * by their lease.
+ * by their lease. An open async attempt belongs to no engine: its lease is its deadline.
  */
 export async function findLostDeliveries(
 	db: Queryable,
@@ -243,7 +283,7 @@ export async function findLostDeliveries(
 		`SELECT ${TASK_COLUMNS} FROM tasks t
 		 WHERE t.state = 'active' AND (
 		   t.lease_expires_at < now()
-		   OR ($3 AND t.engine_id IS DISTINCT FROM $4::uuid
+		   OR ($3 AND t.deadline_at IS NULL AND t.engine_id IS DISTINCT FROM $4::uuid
 		     AND NOT EXISTS (SELECT 1 FROM engines e WHERE e.id = t.engine_id AND e.heartbeat_at > now() - make_interval(secs => $1)))
 		 )
 		 ORDER BY t.lease_expires_at
