@@ -34,7 +34,8 @@ export class EnqueueTask implements INodeType {
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const output = await router.call(this);
-		if (this.getNode().typeVersion < 1.1) return output;
+		// Heartbeat passes its input items through: they are the workflow's data, not tasks.
+		if (this.getNode().typeVersion < 1.1 || this.getNodeParameter('operation', 0) === 'heartbeat') return output;
 		// The engine's `priority` is an integer; the node speaks of the classes its form offers.
 		return output.map((items) => items.map((item) => ({ ...item, json: withPriorityName(item.json) })));
 	}

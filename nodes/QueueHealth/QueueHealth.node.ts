@@ -3,6 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchQueues } from '../shared/queueLocator';
 import * as deadLetter from './actions/deadLetter';
+import { searchDeadLetterGroups } from './actions/deadLetter/deadLetterGroupLocator';
 import * as queue from './actions/queue';
 import { router } from './actions/router';
 
@@ -16,7 +17,9 @@ export class QueueHealth implements INodeType {
 		name: 'queueHealth',
 		icon: { light: 'file:queueHealth.svg', dark: 'file:queueHealth.dark.svg' },
 		group: ['input'],
-		version: 1,
+		// 1.1: Redrive picks a dead-letter group from a list (or takes one by signature).
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description: 'Watch background task queues: health status from thresholds, dead letters and redrive',
 		defaults: { name: 'Queue Health' },
@@ -41,7 +44,7 @@ export class QueueHealth implements INodeType {
 		],
 	};
 
-	methods = { listSearch: { searchQueues } };
+	methods = { listSearch: { searchQueues, searchDeadLetterGroups } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return await router.call(this);

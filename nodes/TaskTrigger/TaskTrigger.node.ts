@@ -9,17 +9,21 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { queueLocator, searchQueues } from '../shared/queueLocator';
-import { CONFIRM_HEADER, confirmationHeader } from './confirmation';
-import { deliveryOutput } from './deliveryOutput';
+import { CONFIRM_HEADER, confirmationHeader, deliveryAttempt } from './confirmation';
+import { deliveryKindOf, deliveryOutput } from './deliveryOutput';
+import { finishProperties, FINISH_WHEN_WORKFLOW_ENDS, FINISH_WITH_REPORT_STEP } from './finish';
 import { handlerExists, handlerModeOf, registerHandler, registrationOf, removeHandler } from './handlerRegistration';
+import { queueSettingsProperty } from './queueSettings';
 import { signatureHeadersOf, verifySignature } from './signature';
 
 /**
  * Task Trigger: makes the workflow a worker of a queue. Its webhook is registered as the queue's
  * handler (with `confirm`); every delivery's signature and timestamp are checked before the
- * workflow starts, and the engine gets its answer when the workflow finishes — a failed execution
- * is a 500, so the engine retries the task with backoff. Every answer to a verified delivery
- * carries the confirmation marker, which the engine requires before it counts a 2xx as done.
+ * workflow starts. By default the engine gets its answer when the workflow finishes — a failed
+ * execution is a 500, so the engine retries the task with backoff; with Finish "With a
+ * Complete/Fail Step" a task is answered 202 at once and an Enqueue Task step reports its outcome
+ * (finish.ts). Every answer to a verified delivery carries the confirmation marker, which the
+ * engine requires before it counts a 2xx (the 202 included) as its handler's answer.
  */
 export class TaskTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -66,13 +70,7 @@ export class TaskTrigger implements INodeType {
 			},
 		],
 		properties: [
-			{
-				displayName:
-					'The task is answered when the workflow finishes: if the workflow fails, the engine retries the task with backoff',
-				name: 'notice',
-				type: 'notice',
-				default: '',
-			},
+			...finishProperties.notices,
 			queueLocator({ description: 'Queue whose tasks start this workflow' }),
 			{
 				displayName: 'Receive',
@@ -84,18 +82,26 @@ export class TaskTrigger implements INodeType {
 						value: 'batch',
 						description: 'The counters of a batch of the queue when it finishes',
 					},
+					{
+						name: 'Dead Letters',
+						value: 'dead_letter',
+						description:
+							'A task of the queue that failed for good (attempts used up, or failed with "never retry"), with its attempts: alert someone, open a ticket',
+					},
 					{ name: 'Tasks', value: 'task', description: 'Every task of the queue, including batch chunks' },
 				],
 				required: true,
 				default: ['task'],
 			},
+			finishProperties.finish,
 			{
 				displayName: 'Create Queue If Missing',
 				name: 'createQueueIfMissing',
 				type: 'boolean',
 				default: true,
-				description: 'Whether to create the queue with default settings when the workflow is activated and it does not exist',
+				description: 'Whether to create the queue when the workflow is activated and it does not exist (with default settings, or the Queue Settings below)',
 			},
+			queueSettingsProperty,
 		],
 	};
 
@@ -152,8 +158,18 @@ export class TaskTrigger implements INodeType {
 		// The marker goes on the response now and stays on whatever n8n answers once the workflow
 		// has run (responseMode 'lastNode' keeps headers set here): 200 with the last node's item,
 		// or 500 when the execution failed — which the engine retries whatever the marker says.
-		const marker = confirmationHeader(verdict.secret, headers.id as string, body.attempt, headers.timestamp as string);
+		const attempt = deliveryAttempt(body.attempt, request.headers['x-task-attempt']);
+		const marker = confirmationHeader(verdict.secret, headers.id as string, attempt, headers.timestamp as string);
 		if (marker !== undefined) response.setHeader(CONFIRM_HEADER, marker);
-		return { workflowData: [this.helpers.returnJsonArray(deliveryOutput(body))] };
+		const workflowData = [this.helpers.returnJsonArray(deliveryOutput(body))];
+		if (this.getNodeParameter('finish', FINISH_WHEN_WORKFLOW_ENDS) === FINISH_WITH_REPORT_STEP && deliveryKindOf(body) === 'task') {
+			// Answered now, marked like any other answer: the attempt stays open until a Complete or
+			// Fail step reports it (or its deadline passes). n8n still runs the workflow when the
+			// trigger has answered by itself (`noWebhookResponse` with `workflowData`), and sends
+			// nothing more when it ends. Events are not tasks to report on: they keep the default.
+			response.status(202).json({ accepted: true, finish: 'reportStep' });
+			return { noWebhookResponse: true, workflowData };
+		}
+		return { workflowData };
 	}
 }

@@ -10,11 +10,21 @@ import { keyOf } from './signature';
  *   x-task-confirm: v1,<base64 HMAC-SHA256("confirm.<webhook-id>.<attempt>.<webhook-timestamp>")>
  *
  * keyed with the secret that verified the delivery, over its signed id and timestamp headers and
- * the `attempt` of its signed body: only this trigger can produce it, and only for this attempt.
- * Pinned to the engine by `test/vectors/task-confirm.json`.
+ * the attempt number (`deliveryAttempt`): only this trigger can produce it, and only for this
+ * attempt. Pinned to the engine by `test/vectors/task-confirm.json`.
  */
 
 export const CONFIRM_HEADER = 'x-task-confirm';
+
+/**
+ * The attempt number a marker is computed for: the signed body's `attempt` (every task delivery
+ * has one), else the `x-task-attempt` header — an event delivery (a dead letter) describes a task
+ * in its body and has no top-level `attempt`, but is itself delivered in numbered attempts.
+ */
+export function deliveryAttempt(bodyAttempt: unknown, attemptHeader: unknown): unknown {
+	if (bodyAttempt !== undefined) return bodyAttempt;
+	return typeof attemptHeader === 'string' && /^\d{1,15}$/.test(attemptHeader.trim()) ? Number(attemptHeader.trim()) : undefined;
+}
 
 /**
  * The header value for one verified delivery, or `undefined` when the delivery carries no usable

@@ -5,6 +5,7 @@ import { asNodeError } from '../shared/items';
 import { pathSegment } from '../shared/parameters';
 import { queueNameParameter } from '../shared/queueLocator';
 import { engineRequest, hasEngineCode, hasStatus } from '../shared/transport';
+import { applyQueueSettings, queueSettingsOf } from './queueSettings';
 
 /**
  * The Task Trigger's webhook lifecycle: its webhook URL registered as a handler of the queue.
@@ -96,10 +97,17 @@ export async function handlerExists(this: IHookFunctions): Promise<boolean> {
 	return false;
 }
 
-/** Registers the webhook URL as a handler of the queue (creating the queue first if asked). */
+/**
+ * Registers the webhook URL as a handler of the queue (creating the queue first if asked, and
+ * giving it the trigger's Queue Settings).
+ */
 export async function registerHandler(this: IHookFunctions): Promise<boolean> {
 	const wanted = wantedHandler(this);
-	if (this.getNodeParameter('createQueueIfMissing', true) === true) {
+	const createIfMissing = this.getNodeParameter('createQueueIfMissing', true) === true;
+	const settings = queueSettingsOf(this);
+	if (Object.keys(settings).length > 0) {
+		await applyQueueSettings(this, wanted.queue, settings, createIfMissing);
+	} else if (createIfMissing) {
 		try {
 			await engineRequest(this, { method: 'POST', path: '/v1/queues', body: { name: wanted.queue } });
 		} catch (error) {

@@ -6,8 +6,8 @@ import type { IDataObject, INodeProperties } from 'n8n-workflow';
  * task's priority class: task over queue over class, field by field.
  *
  * Two forms: `taskPolicyOptions`, every field a loose option of an "Options" collection (Enqueue
- * Task and Batch Process 1, Schedule Task), and the grouped form of Enqueue Task and Batch Process
- * 1.1: Priority and Timeout among the options, the four retry fields in one "Retry" section, each
+ * Task, Batch Process and Schedule Task 1), and the grouped form of their versions 1.1: Priority
+ * and Timeout among the options, the four retry fields in one "Retry" section, each
  * saying what it inherits and, once added, starting at the chosen priority class's default.
  */
 export const taskPolicyOptions: INodeProperties[] = [

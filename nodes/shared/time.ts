@@ -87,3 +87,33 @@ export function isKnownTimeZone(timeZone: string): boolean {
 		return false;
 	}
 }
+
+/**
+ * An instant as ISO 8601 with the offset the zone has at that instant, e.g.
+ * `2030-03-31T03:00:00+02:00` for `2030-03-31T01:00:00Z` in Europe/Berlin: the wall-clock time a
+ * user expects, still one exact instant. `undefined` when it is not a date.
+ */
+export function toZonedIso(instant: string | Date, timeZone: string): string | undefined {
+	const at = instant instanceof Date ? instant.getTime() : Date.parse(instant);
+	if (!Number.isFinite(at)) return undefined;
+	const offset = offsetAt(at, timeZone);
+	const wallClock = new Date(at + offset).toISOString().replace(/Z$/, '').replace(/\.000$/, '');
+	const minutes = Math.round(Math.abs(offset) / 60_000);
+	const sign = offset < 0 ? '-' : '+';
+	return `${wallClock}${sign}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
+/** An instant as people read it in a zone, e.g. "Sun, 31 Mar 2030, 03:00" (seconds only when asked). */
+export function readableInstant(instant: string | Date, timeZone: string, withSeconds = false): string {
+	return new Intl.DateTimeFormat('en-GB', {
+		timeZone,
+		weekday: 'short',
+		day: 'numeric',
+		month: 'short',
+		year: 'numeric',
+		hour: '2-digit',
+		minute: '2-digit',
+		...(withSeconds ? { second: '2-digit' } : {}),
+		hourCycle: 'h23',
+	}).format(new Date(instant));
+}

@@ -70,6 +70,12 @@ export async function engineRequestWithStatus<T = IDataObject>(
 		disableFollowRedirect: true,
 	};
 	if (request.body !== undefined) options.body = request.body;
+	if (isEmptyObject(request.body)) {
+		// n8n's request helper drops an empty object body and sends none; a report with nothing to
+		// say (Complete without a result) is still a JSON object, so it goes as the text `{}`.
+		options.body = '{}';
+		options.headers = { 'content-type': 'application/json' };
+	}
 	if (request.qs !== undefined) options.qs = withoutEmpty(request.qs);
 
 	try {
@@ -81,6 +87,10 @@ export async function engineRequestWithStatus<T = IDataObject>(
 	} catch (error) {
 		throw engineApiError(context.getNode(), error, request.itemIndex);
 	}
+}
+
+function isEmptyObject(body: EngineRequest['body']): boolean {
+	return typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0;
 }
 
 /** Drops `undefined` and empty-string query values, so optional filters are simply left out. */

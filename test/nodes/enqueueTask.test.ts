@@ -148,6 +148,46 @@ describe('Enqueue', () => {
 	});
 });
 
+describe('payload from fields below (as in Edit Fields)', () => {
+	const field = (name: string, value: string | number | boolean, type: string) => ({ id: `f-${name}`, name, value, type });
+
+	it('builds the payload from typed fields, nested by dots, per item', async () => {
+		const items = [{ json: { id: 7, mail: 'ada@example.com' } }, { json: { id: 8, mail: 'alan@example.com' } }];
+		const payloadFields = {
+			assignments: [
+				field('userId', '={{ $json.id }}', 'number'),
+				field('customer.email', '={{ $json.mail }}', 'string'),
+				field('customer.vip', 'true', 'boolean'),
+				field('tags', '["new", "web"]', 'array'),
+				field('meta', '={{ { source: "signup" } }}', 'object'),
+				field('code', 42, 'string'),
+			],
+		};
+		const tasks = jsonOf(await run(enqueue({ payloadSource: 'fieldsBelow', payloadFields }), { items }));
+		expect(tasks.map((t) => t.payload)).toEqual([
+			{ userId: 7, customer: { email: 'ada@example.com', vip: true }, tags: ['new', 'web'], meta: { source: 'signup' }, code: '42' },
+			{ userId: 8, customer: { email: 'alan@example.com', vip: true }, tags: ['new', 'web'], meta: { source: 'signup' }, code: '42' },
+		]);
+		expect((await taskInEngine(tasks[0]!.id)).payload).toEqual(tasks[0]!.payload);
+	});
+
+	it('names the field whose value is not of its type, and a field name that cannot be used, before calling the engine', async () => {
+		const notNumber = await run(enqueue({ payloadSource: 'fieldsBelow', payloadFields: { assignments: [field('count', 'many', 'number')] } }));
+		expect(notNumber.error?.name).toBe('NodeOperationError');
+		expect(notNumber.error!.message).toMatch(/^Payload field "count": /);
+		const unsafe = await run(enqueue({ payloadSource: 'fieldsBelow', payloadFields: { assignments: [field('__proto__.polluted', 'x', 'string')] } }));
+		expect(unsafe.error!.message).toBe('Payload field name "__proto__.polluted" is not usable');
+		expect(({} as IDataObject).polluted).toBeUndefined();
+		const unnamed = await run(enqueue({ payloadSource: 'fieldsBelow', payloadFields: { assignments: [field(' ', 'x', 'string')] } }));
+		expect(unnamed.error!.message).toBe('A payload field has no name');
+	});
+
+	it('is an empty object without fields', async () => {
+		const [task] = jsonOf(await run(enqueue({ payloadSource: 'fieldsBelow' })));
+		expect(task!.payload).toEqual({});
+	});
+});
+
 describe('version 1.1: policy inherited unless set, priorities by class name', () => {
 	const run11 = (parameters: INodeParameters, options: Partial<RunOptions> = {}) => run(parameters, { typeVersion: 1.1, ...options });
 

@@ -17,6 +17,7 @@ import {
 	type INodeExecutionData,
 	type INodeListSearchResult,
 	type INodeParameters,
+	type INodePropertyOptions,
 	type INodeType,
 	type INodeTypes,
 	type IRun,
@@ -240,6 +241,57 @@ export async function runNode(type: NodeName, parameters: INodeParameters, optio
 	};
 }
 
+export interface AfterTriggerOptions extends RunOptions {
+	/** The Task Trigger's name in the workflow (default "Task Trigger"). */
+	triggerName?: string;
+}
+
+/**
+ * Executes the node as the step after a Task Trigger that output `triggerItem` in this execution,
+ * as n8n runs the rest of a workflow a delivery started: the two nodes connected, the trigger's
+ * run in the run data, its item (or `options.items`, paired with it) as the node's input.
+ */
+export async function runAfterTrigger(
+	type: NodeName,
+	parameters: INodeParameters,
+	triggerItem: IDataObject,
+	options: AfterTriggerOptions,
+): Promise<RunResult> {
+	const triggerName = options.triggerName ?? 'Task Trigger';
+	const trigger: INode = { ...nodeOf('taskTrigger', {}), id: 'node-trigger', name: triggerName };
+	const node = nodeOf(type, parameters, {
+		...(options.onError ? { onError: options.onError } : {}),
+		...(options.typeVersion === undefined ? {} : { typeVersion: options.typeVersion }),
+	});
+	const workflow = new Workflow({
+		id: 'wf-nodes-test',
+		name: 'nodes test',
+		nodes: [trigger, node],
+		connections: { [triggerName]: { main: [[{ node: node.name, type: 'main', index: 0 }]] } },
+		active: false,
+		nodeTypes,
+		staticData: {},
+		settings: { timezone: TIME_ZONE },
+	});
+	const items = options.items ?? [{ json: triggerItem, pairedItem: { item: 0 } }];
+	const runExecutionData = createRunExecutionData({
+		resultData: {
+			runData: {
+				[triggerName]: [{ startTime: Date.now(), executionTime: 0, executionIndex: 0, source: [], data: { main: [[{ json: triggerItem }]] } }],
+			},
+		},
+		executionData: { nodeExecutionStack: [{ node, data: { main: [items] }, source: { main: [{ previousNode: triggerName }] } }] },
+	});
+	const execute = new WorkflowExecute(additionalData(options.credentials), 'webhook', runExecutionData);
+	const run = await execute.processRunExecutionData(workflow);
+	const task = run.data.resultData.runData[node.name]?.[0];
+	return {
+		outputs: (task?.data?.main ?? []).map((items) => items ?? []),
+		error: (task?.error ?? run.data.resultData.error) as RunResult['error'],
+		run,
+	};
+}
+
 /**
  * Runs one of a node's `listSearch` methods (the "From List" mode of a resource locator) as the
  * editor does, with a page token for the next page.
@@ -255,6 +307,13 @@ export async function listSearch(
 	const context = new LoadOptionsContext(workflowOf(node), node, additionalData(credentials), 'parameters.queue');
 	const search = nodeClasses[type]!.methods!.listSearch![method]!;
 	return await search.call(context, filter, paginationToken);
+}
+
+/** Runs one of a node's `loadOptions` methods (an options list loaded from the engine or the runtime) as the editor does. */
+export async function loadOptions(type: NodeName, method: string, credentials: EngineCredentials): Promise<INodePropertyOptions[]> {
+	const node = nodeOf(type, {});
+	const context = new LoadOptionsContext(workflowOf(node), node, additionalData(credentials), 'parameters.timezone');
+	return await nodeClasses[type]!.methods!.loadOptions![method]!.call(context);
 }
 
 /** What n8n's editor passes as the default of an expression it cannot resolve yet. */

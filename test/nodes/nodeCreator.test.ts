@@ -44,7 +44,8 @@ describe('node creator', () => {
 	});
 
 	it('lists the main operation first', () => {
-		expect(operationValues(nodes.EnqueueTask!)).toEqual(['enqueue', 'get', 'getAll', 'retry', 'cancel']);
+		// Then what a worker reports about its own task, then managing tasks.
+		expect(operationValues(nodes.EnqueueTask!)).toEqual(['enqueue', 'complete', 'fail', 'heartbeat', 'get', 'getAll', 'retry', 'cancel']);
 		expect(operationValues(nodes.BatchProcess!)[0]).toBe('create');
 		expect(operationValues(nodes.ScheduleTask!)[0]).toBe('upsert');
 		expect(operationValues(nodes.ScheduleTask!).at(-1)).toBe('delete');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { eventually } from '../helpers/engine.js';
 import { startReceiver } from '../helpers/receiver.js';
-import { jsonOf, runNode, type RunOptions } from './harness.js';
+import { jsonOf, listSearch, runNode, type RunOptions } from './harness.js';
 import { byName, startNodeTestEngine } from './nodeEngine.js';
 
 const engine = await startNodeTestEngine();
@@ -125,5 +125,77 @@ describe('Get Health', () => {
 		const badThreshold = await run({ resource: 'queue', operation: 'getHealth', scope: 'all', thresholds: { maxFailureRate: 5 }, options: {} });
 		expect(badThreshold.error?.name).toBe('NodeApiError');
 		expect(badThreshold.error!.message).toMatch(/maxFailureRate/);
+	});
+});
+
+describe('Redrive 1.1: a dead-letter group from the list', () => {
+	// The same cause (422 from the same receiver) in two queues: one signature, two groups.
+	let ledgerIds: string[];
+	let archiveIds: string[];
+
+	beforeAll(async () => {
+		for (const name of ['ledger', 'archive']) expect((await engine.api('POST', '/v1/queues', { name })).status).toBe(201);
+		ledgerIds = await makeDeadLetters('ledger', 2);
+		archiveIds = await makeDeadLetters('archive', 1);
+	});
+
+	const redrive = (deadLetterGroup: IDataObject) =>
+		run({ resource: 'deadLetter', operation: 'redrive', redriveBy: 'signature', deadLetterGroup }, { typeVersion: 1.1 });
+	const states = async (ids: string[]) => Promise.all(ids.map(async (id) => (await engine.api<IDataObject>('GET', `/v1/tasks/${id}`)).body.state));
+
+	it('lists each queue\'s groups as "cause · queue · N tasks", searchable', async () => {
+		const { groups } = (await engine.api<{ groups: IDataObject[] }>('GET', '/v1/dead-letters?queue=ledger')).body;
+		const signature = String(groups[0]!.signature);
+		const all = await listSearch('queueHealth', 'searchDeadLetterGroups', engine.credentials);
+		expect(all.results).toEqual(
+			expect.arrayContaining([
+				{ name: 'HTTP 422 Unprocessable Entity · ledger · 2 tasks', value: `ledger/${signature}` },
+				{ name: 'HTTP 422 Unprocessable Entity · archive · 1 task', value: `archive/${signature}` },
+			]),
+		);
+		const found = await listSearch('queueHealth', 'searchDeadLetterGroups', engine.credentials, 'LEDGER');
+		expect(found.results.map((r) => r.value)).toEqual([`ledger/${signature}`]);
+		expect((await listSearch('queueHealth', 'searchDeadLetterGroups', engine.credentials, 'no such cause')).results).toEqual([]);
+	});
+
+	it('redrives only the picked queue\'s group', async () => {
+		const [group] = (await listSearch('queueHealth', 'searchDeadLetterGroups', engine.credentials, 'ledger')).results;
+		const [moved] = jsonOf(await redrive({ __rl: true, mode: 'list', value: group!.value, cachedResultName: group!.name }));
+		expect(moved!.redriven).toBe(2);
+		expect([...(moved!.taskIds as string[])].sort()).toEqual([...ledgerIds].sort());
+		expect(await states(archiveIds)).toEqual(['failed']);
+		await eventually(async () => (await states(ledgerIds)).every((state) => state === 'failed'), 20_000, 'redriven tasks to fail again');
+	});
+
+	it('takes a signature by expression: with its queue for one group, bare for that cause in every queue', async () => {
+		const groups = await run({ resource: 'deadLetter', operation: 'getAll', queue: byName('archive') }, { typeVersion: 1.1 });
+		const oneQueue = await run(
+			{ resource: 'deadLetter', operation: 'redrive', redriveBy: 'signature', deadLetterGroup: { __rl: true, mode: 'signature', value: '={{ $json.queue }}/{{ $json.signature }}' } },
+			{ items: groups.outputs[0], typeVersion: 1.1 },
+		);
+		expect(jsonOf(oneQueue)[0]).toMatchObject({ redriven: 1, taskIds: archiveIds });
+		await eventually(async () => (await states(archiveIds)).every((state) => state === 'failed'), 20_000, 'redriven task to fail again');
+
+		const everywhere = await run(
+			{ resource: 'deadLetter', operation: 'redrive', redriveBy: 'signature', deadLetterGroup: { __rl: true, mode: 'signature', value: '={{ $json.signature }}' } },
+			{ items: groups.outputs[0], typeVersion: 1.1 },
+		);
+		const moved = jsonOf(everywhere)[0]!.taskIds as string[];
+		// Every queue's dead letters of that cause: both groups (and any other queue's).
+		expect(moved).toEqual(expect.arrayContaining([...ledgerIds, ...archiveIds]));
+	});
+
+	it('refuses a group that an expression left empty, and shows the engine\'s words for a malformed one', async () => {
+		// (An empty value typed in never gets here: n8n refuses a required parameter left empty.)
+		const empty = await redrive({ __rl: true, mode: 'signature', value: '={{ $json.nothing ?? "" }}' });
+		expect(empty.error?.name).toBe('NodeOperationError');
+		expect(empty.error!.message).toBe('Dead Letter Group is required');
+
+		// Typed in, n8n checks the mode's pattern itself; by expression, the engine does.
+		await expect(redrive({ __rl: true, mode: 'signature', value: 'ledger/not-a-signature' })).rejects.toThrow(/Use <queue>\/sig_ followed by 12 hex digits/);
+		const malformed = await redrive({ __rl: true, mode: 'signature', value: '={{ "ledger/not-a-signature" }}' });
+		expect(malformed.error?.name).toBe('NodeApiError');
+		expect(malformed.error!.httpCode).toBe('400');
+		expect(malformed.error!.message).toMatch(/signature/);
 	});
 });

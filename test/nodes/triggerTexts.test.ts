@@ -42,7 +42,7 @@ describe('Task Trigger texts', () => {
 			expect(text).toMatch(/signed/);
 			expect(text).toMatch(/retr/);
 		}
-		// The test registration's rule (DESIGN §3.7): one task, or 120 s.
+		// The test registration's rule (docs/delivery-contract.md): one task, or 120 s.
 		expect(help.inactive).toMatch(/one task.*120 seconds/s);
 	});
 

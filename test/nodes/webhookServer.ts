@@ -10,7 +10,7 @@ export interface WebhookCall {
 	status: number;
 	/** The headers of the answer, once it has been sent. */
 	responseHeaders?: http.OutgoingHttpHeaders;
-	/** The items the trigger handed to the workflow; undefined when it answered by itself (401). */
+	/** The items the trigger handed to the workflow; undefined when it started none (401, 503). */
 	output?: IDataObject[];
 }
 
@@ -64,7 +64,10 @@ export async function startWebhookServer(options: { failWorkflow?: (output: IDat
 				try {
 					const result = await trigger.webhook(request, response, mode);
 					if (result.noWebhookResponse) {
+						// The trigger answered by itself: 401/503 and nothing runs, or (Finish "With a
+						// Complete/Fail Step") 202 and, as in n8n, the workflow still runs on its data.
 						call.status = res.statusCode;
+						if (result.workflowData !== undefined) call.output = (result.workflowData[0] ?? []).map((item) => item.json);
 						return;
 					}
 					call.output = (result.workflowData?.[0] ?? []).map((item) => item.json);

@@ -16,6 +16,8 @@ import {
 import { durationSeconds, durationUnitOptions, toUtcIso } from '../../../shared/time';
 import { engineRequest, engineRequestWithStatus } from '../../../shared/transport';
 import { shownFromVersion1_1, shownInVersion1 } from '../../../shared/versions';
+import { concurrencyKeyOption, debounceOption, flowControlFields } from './flowControl';
+import { payloadFieldsProperty, payloadFromFields } from './payloadFields';
 
 /** The engine accepts at most this many tasks per bulk request. */
 const MAX_TASKS_PER_BULK_REQUEST = 1000;
@@ -37,6 +39,17 @@ const idempotencyKeyOption: INodeProperties = {
 	placeholder: 'e.g. {{ $json.orderId }}',
 	description:
 		'Enqueuing again with the same key (within 24 hours, per queue) returns the first task instead of creating another',
+};
+
+/** For tasks whose worker answers at once and reports later (Task Trigger Finish "With a Complete/Fail Step"). */
+const asyncTimeoutOption: INodeProperties = {
+	displayName: 'Async Timeout (Seconds)',
+	name: 'asyncTimeoutSeconds',
+	type: 'number',
+	typeOptions: { minValue: 1, maxValue: 86400 },
+	default: 3600,
+	description:
+		"How long an attempt the worker answered at once (202) may stay open without a report or heartbeat before it counts as timed out. Not set: the queue's, else 1 hour.",
 };
 
 const targetUrlOption: INodeProperties = {
@@ -70,13 +83,20 @@ const properties: INodeProperties[] = [
 				description: "The input item's JSON becomes the payload",
 			},
 			{
-				name: 'Define Below',
+				name: 'Fields Below',
+				value: 'fieldsBelow',
+				description: 'Name the payload fields one by one, each with a type, as in Edit Fields (Set)',
+			},
+			{
+				// Value kept from the first release, when this was the only other choice.
+				name: 'JSON',
 				value: 'defineBelow',
 				description: 'Write the payload as JSON or an expression',
 			},
 		],
 		default: 'inputItem',
 	},
+	{ ...payloadFieldsProperty, displayOptions: { show: { payloadSource: ['fieldsBelow'] } } },
 	{
 		displayName: 'Payload JSON',
 		name: 'payload',
@@ -139,7 +159,16 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add option',
 		default: {},
 		displayOptions: { show: shownFromVersion1_1 },
-		options: [bulkOption, idempotencyKeyOption, priorityOption, targetUrlOption, ...timeoutOptions],
+		options: [
+			asyncTimeoutOption,
+			concurrencyKeyOption,
+			debounceOption,
+			bulkOption,
+			idempotencyKeyOption,
+			priorityOption,
+			targetUrlOption,
+			...timeoutOptions,
+		],
 	},
 ];
 
@@ -148,6 +177,14 @@ export const description = updateDisplayOptions(
 	properties,
 );
 
+/** The task's payload for one input item, from the chosen source. */
+function payloadOf(this: IExecuteFunctions, item: INodeExecutionData, itemIndex: number): IDataObject {
+	const source = this.getNodeParameter('payloadSource', itemIndex) as string;
+	if (source === 'defineBelow') return jsonParameter.call(this, 'payload', 'Payload JSON', itemIndex) as IDataObject;
+	if (source === 'fieldsBelow') return payloadFromFields.call(this, itemIndex);
+	return item.json;
+}
+
 /** The engine's enqueue body for one input item. */
 function taskBody(this: IExecuteFunctions, item: INodeExecutionData, itemIndex: number): IDataObject {
 	const queue = queueNameParameter.call(this, 'queue', itemIndex);
@@ -155,10 +192,7 @@ function taskBody(this: IExecuteFunctions, item: INodeExecutionData, itemIndex: 
 	const body: IDataObject = {
 		queue,
 		name: requiredString.call(this, 'taskName', 'Task Name', itemIndex),
-		payload:
-			this.getNodeParameter('payloadSource', itemIndex) === 'defineBelow'
-				? (jsonParameter.call(this, 'payload', 'Payload JSON', itemIndex) as IDataObject)
-				: item.json,
+		payload: payloadOf.call(this, item, itemIndex),
 	};
 
 	const when = this.getNodeParameter('when', itemIndex) as string;
@@ -184,11 +218,27 @@ function taskBody(this: IExecuteFunctions, item: INodeExecutionData, itemIndex: 
 	if (targetUrl !== '') body.url = targetUrl;
 	const idempotencyKey = String(options.idempotencyKey ?? '').trim();
 	if (idempotencyKey !== '') body.idempotencyKey = idempotencyKey;
+	if (options.asyncTimeoutSeconds !== undefined) body.asyncTimeoutSeconds = options.asyncTimeoutSeconds;
+	const flowControl = flowControlFields(this.getNode(), options, itemIndex);
+	if (flowControl.debounce !== undefined && when !== 'now') {
+		// The debounce decides when the task runs: each enqueue of the burst moves it.
+		throw new NodeOperationError(this.getNode(), 'Debounce works only with Run "Now"', {
+			itemIndex,
+			description: 'A debounced task runs Wait (Seconds) after the last enqueue of its key; remove the delay or date, or the Debounce option.',
+		});
+	}
+	if (flowControl.debounce !== undefined && body.idempotencyKey !== undefined) {
+		// The debounce key already folds repeats into one task, whose payload the joins change.
+		throw new NodeOperationError(this.getNode(), 'Debounce cannot be combined with an Idempotency Key', {
+			itemIndex,
+			description: 'Enqueues with the same Debounce Key already become one task; remove the Idempotency Key or the Debounce option.',
+		});
+	}
 	const policy =
 		this.getNode().typeVersion >= 1.1
 			? groupedTaskPolicyFields(options, this.getNodeParameter('retry', itemIndex, {}) as IDataObject)
 			: taskPolicyFields(options);
-	return { ...body, ...policy };
+	return { ...body, ...flowControl, ...policy };
 }
 
 export async function execute(this: IExecuteFunctions, items: INodeExecutionData[]): Promise<INodeExecutionData[]> {
@@ -201,7 +251,8 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 			body: taskBody.call(this, items[itemIndex], itemIndex),
 			itemIndex,
 		});
-		// 200 instead of 201: the idempotency key matched an existing task, which is returned.
+		// 200 instead of 201: the idempotency key matched an existing task, or the enqueue joined a
+		// debounced one (`debounced: true`); either way that task is returned.
 		return { ...body, created: statusCode === 201 };
 	});
 }

@@ -4,6 +4,8 @@ import { NodeOperationError, updateDisplayOptions } from 'n8n-workflow';
 import { runPerItem } from '../../../shared/items';
 import { queueLocator, queueNameParameter } from '../../../shared/queueLocator';
 import { engineRequest } from '../../../shared/transport';
+import { shownFromVersion1_1, shownInVersion1 } from '../../../shared/versions';
+import { deadLetterGroupLocator, deadLetterGroupSelector } from './deadLetterGroupLocator';
 
 const properties: INodeProperties[] = [
 	{
@@ -20,6 +22,23 @@ const properties: INodeProperties[] = [
 			{ name: 'By Task IDs', value: 'taskIds' },
 		],
 		default: 'signature',
+		displayOptions: { show: shownInVersion1 },
+	},
+	{
+		displayName: 'Redrive',
+		name: 'redriveBy',
+		type: 'options',
+		options: [
+			{ name: 'All of a Queue', value: 'queue', description: 'Every dead letter of one queue' },
+			{
+				name: 'Dead Letter Group',
+				value: 'signature',
+				description: 'The failed tasks of one queue that failed for the same reason',
+			},
+			{ name: 'By Task IDs', value: 'taskIds' },
+		],
+		default: 'signature',
+		displayOptions: { show: shownFromVersion1_1 },
 	},
 	queueLocator({ displayOptions: { show: { redriveBy: ['queue'] } } }),
 	{
@@ -30,8 +49,9 @@ const properties: INodeProperties[] = [
 		default: '',
 		placeholder: 'e.g. {{ $json.signature }}',
 		description: 'The <code>signature</code> of a dead letter group',
-		displayOptions: { show: { redriveBy: ['signature'] } },
+		displayOptions: { show: { ...shownInVersion1, redriveBy: ['signature'] } },
 	},
+	{ ...deadLetterGroupLocator, displayOptions: { show: { ...shownFromVersion1_1, redriveBy: ['signature'] } } },
 	{
 		displayName: 'Task IDs',
 		name: 'taskIds',
@@ -67,6 +87,7 @@ export async function execute(this: IExecuteFunctions, items: INodeExecutionData
 		const selector: IDataObject = {};
 		const redriveBy = this.getNodeParameter('redriveBy', itemIndex) as string;
 		if (redriveBy === 'queue') selector.queue = queueNameParameter.call(this, 'queue', itemIndex);
+		else if (redriveBy === 'signature' && this.getNode().typeVersion >= 1.1) Object.assign(selector, deadLetterGroupSelector.call(this, itemIndex));
 		else if (redriveBy === 'signature') selector.signature = String(this.getNodeParameter('signature', itemIndex)).trim();
 		else selector.ids = taskIdsParameter.call(this, itemIndex);
 		if (selector.queue === '' || selector.signature === '') {

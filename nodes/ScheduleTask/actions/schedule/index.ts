@@ -27,16 +27,17 @@ export const operations: Record<string, Operation> = {
  * order (the dropdown, and the node creator's action list, show options as listed).
  */
 const operationOptions: INodePropertyOptions[] = [
+	// No description: n8n's lint allows only its generic upsert sentence for `upsert`, and the
+	// Schedule Name field already says that the name decides between create and update.
 	{
 		name: 'Create or Update',
 		value: 'upsert',
-		description: 'Create a new record, or update the current one if it already exists (upsert)',
 		action: 'Create or update a schedule',
 	},
 	{
 		name: 'Preview Next Runs',
 		value: 'previewNextRuns',
-		description: 'Show when a schedule fires next',
+		description: 'Show when a schedule runs next, before or after it is saved',
 		action: 'Preview the next runs of a schedule',
 	},
 	{
