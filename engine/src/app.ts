@@ -10,7 +10,7 @@ import { DispatchQueue } from './dispatch/dispatchQueue.js';
 import { ApiKeyVerifier, provisionApiKeys, type ApiKeyProvisioning } from './auth/apiKeys.js';
 import { QueueCatalog } from './queues/queueCatalog.js';
 import { QueueService } from './queues/queueService.js';
-import { TaskService } from './tasks/taskService.js';
+import { presentTask, TaskService } from './tasks/taskService.js';
 import { DeadLetterService } from './tasks/deadLetterService.js';
 import { createDeliveryClient, type DeliveryClient } from './delivery/httpDelivery.js';
 import { SettlementWriter } from './delivery/settlement.js';
@@ -28,6 +28,9 @@ import { buildServer } from './api/server.js';
 import { healthRoutes } from './api/routes/health.js';
 import { queueRoutes } from './api/routes/queues.js';
 import { taskRoutes } from './api/routes/tasks.js';
+import { attemptReportRoutes } from './api/routes/attemptReports.js';
+import { AttemptReports } from './tasks/attemptReports.js';
+import { DeadLetterEvents } from './tasks/deadLetterEvents.js';
 import { deadLetterRoutes } from './api/routes/deadLetters.js';
 import { queueHealthRoutes } from './api/routes/queueHealth.js';
 import { metricsRoutes } from './api/routes/metrics.js';
@@ -36,7 +39,13 @@ import { BatchService } from './batches/batchService.js';
 import { ScheduleService } from './schedules/scheduleService.js';
 import { SCHEDULE_TICK_MS, ScheduleEnqueuer } from './schedules/scheduleEnqueuer.js';
 import { scheduleRoutes } from './api/routes/schedules.js';
+import { dashboardRoutes } from './api/routes/dashboard.js';
+import { whoAmIRoutes } from './api/routes/whoami.js';
 import { DomainError } from './errors.js';
+import { DEFAULT_EVENT_STREAM_SETTINGS, EventHub, type EventStreamSettings } from './events/eventHub.js';
+import { eventRoutes } from './api/routes/events.js';
+import { queueHistoryRoutes } from './api/routes/queueHistory.js';
+import { EVENT_LOG_TRIM_INTERVAL_MS, EventLogTrimmer } from './maintenance/eventLogTrimmer.js';
 import { TaskEvents } from './tasks/taskEvents.js';
 
 /** A running engine: its parts (tests drive them directly) and how to stop it. */
@@ -57,6 +66,9 @@ export interface Engine {
 	readonly batches: BatchService;
 	readonly scheduleEnqueuer: ScheduleEnqueuer;
 	readonly events: TaskEvents;
+	/** The live event stream's hub (GET /v1/events). */
+	readonly liveEvents: EventHub;
+	readonly eventLogTrimmer: EventLogTrimmer;
 	readonly keys: ApiKeyProvisioning;
 	/** The database URL in use (the embedded one when none was configured). */
 	readonly databaseUrl: string;
@@ -69,6 +81,8 @@ export interface EngineOptions {
 	background?: boolean;
 	/** Delivery client override (tests use the real one with other limits). */
 	deliveryClient?: DeliveryClient;
+	/** Event stream settings (tests shorten the ping and stats intervals). */
+	eventStream?: Partial<EventStreamSettings>;
 }
 
 /**
@@ -129,6 +143,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			deliveryConcurrency: config.deliveryConcurrency,
 			pollIntervalMs: config.pollIntervalMs,
 			leaseGraceSeconds: config.leaseGraceSeconds,
+			engineDeadAfterSeconds: config.engineDeadAfterSeconds,
 		});
 
 		/** The queue a request names, from the catalog (reloaded on a miss); 404 naming `field` when there is none. */
@@ -150,6 +165,16 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			events,
 			log: log.child({ component: 'tasks' }),
 		});
+		const reports = new AttemptReports({
+			pool,
+			dispatch,
+			schema,
+			events,
+			onSettled: (queue) => dispatcher.wake(queue),
+			// Metrics are wired further down; reports arrive only once the API is up.
+			onReport: (queue, kind) => metrics.observeReport(queue, kind),
+		});
+		new DeadLetterEvents({ dispatch, schema, catalog, idempotencyWindowSeconds: config.idempotencyWindowSeconds }).listen(events);
 
 		// Batches count their chunks in the task hooks of `events` (registered by the constructor).
 		const batches = new BatchService({
@@ -188,6 +213,25 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		scheduleEnqueuer.reportTo(metrics);
 		const retention = new RetentionCleaner(pool, { completedDays: config.retentionCompletedDays, failedDays: config.retentionFailedDays }, log.child({ component: 'retention' }), metrics);
 		const testHandlerExpiry = new TestHandlerExpiry(pool, schema);
+		const eventSettings: EventStreamSettings = { ...DEFAULT_EVENT_STREAM_SETTINGS, ...options.eventStream };
+		const liveEvents = new EventHub({
+			pool,
+			notifications,
+			settings: eventSettings,
+			stuckGraceSeconds: config.leaseGraceSeconds,
+			log: log.child({ component: 'events' }),
+			// A dead letter's event carries the task as GET /v1/tasks/{id} shows it; a task deleted since has none.
+			loadTask: async (id) => {
+				try {
+					const { task, attempts } = await tasks.get(id);
+					return presentTask(task, attempts);
+				} catch (error) {
+					if (error instanceof DomainError && error.status === 404) return null;
+					throw error;
+				}
+			},
+		});
+		const eventLogTrimmer = new EventLogTrimmer(pool, eventSettings.windowSeconds);
 		const loops: ServiceLoop[] = [];
 		if (options.background !== false) {
 			await heartbeat.register();
@@ -208,6 +252,8 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			// Fires are logged at debug by the enqueuer itself, not as an info line per tick.
 			loops.push(new ServiceLoop({ name: scheduleEnqueuer.name, runOnce: async () => (await scheduleEnqueuer.runOnce(), {}) }, SCHEDULE_TICK_MS, log));
 			loops.push(new ServiceLoop({ name: 'batchReconciler', runOnce: () => batches.reconcileOnce() }, 10_000, log));
+			// Trimming the event log is routine: not an info line every 30 s.
+			loops.push(new ServiceLoop({ name: eventLogTrimmer.name, runOnce: async () => (await eventLogTrimmer.runOnce(), {}) }, EVENT_LOG_TRIM_INTERVAL_MS, log));
 			for (const loop of loops) loop.start();
 			dispatcher.start();
 		}
@@ -223,10 +269,15 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 				await app.register(healthRoutes({ check: () => checkReadiness(pool) }));
 				await app.register(queueRoutes(queues));
 				await app.register(taskRoutes(tasks));
+				await app.register(attemptReportRoutes(reports));
 				await app.register(deadLetterRoutes(new DeadLetterService(pool, tasks)));
 				await app.register(queueHealthRoutes(health));
 				await app.register(batchRoutes(batches));
 				await app.register(scheduleRoutes(schedules));
+				await app.register(eventRoutes(liveEvents, verifier));
+				await app.register(queueHistoryRoutes(pool));
+				await app.register(whoAmIRoutes());
+				await app.register(dashboardRoutes());
 			},
 		});
 
@@ -248,6 +299,8 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			scheduleEnqueuer,
 			batches,
 			events,
+			liveEvents,
+			eventLogTrimmer,
 			keys,
 			databaseUrl,
 			embedded,

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { ConfigError, helpText, loadConfig, parseFlags } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger, type Logger } from './log.js';
+
+/** The engine's log, once made: a failure flushes it before its one line, so that line comes last. */
+let openLog: Logger | null = null;
 
 /**
  * `task-engine start`: resolve config, build the engine, listen, and stop cleanly on SIGINT/SIGTERM.
@@ -23,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
 
 	const config = loadConfig(process.env, parseFlags(rest));
 	const log = createLogger(config.logLevel);
+	openLog = log;
 	// Loaded here so that --help and config errors answer without loading the whole engine.
 	const { createEngine } = await import('./app.js');
 	const engine = await createEngine(config, log);
@@ -31,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
 	const database = engine.embedded ? `embedded PostgreSQL (${engine.embedded.clusterDir})` : 'DATABASE_URL';
 	process.stdout.write(`task-engine listening on ${address} (database: ${database})\n`);
 	process.stdout.write(`API docs: ${address}/docs\n`);
+	process.stdout.write(`Dashboard: ${address}/ui (paste an API key)\n`);
 	if (engine.keys.generatedKey) {
 		process.stdout.write(`\nGenerated API key (shown once; also saved to ${engine.keys.keyFile}):\n  ${engine.keys.generatedKey}\n\n`);
 	} else if (engine.keys.keyFile) {
@@ -74,7 +79,12 @@ function describe(error: unknown): string {
 main(process.argv.slice(2)).then(
 	(code) => process.exit(code),
 	(error: unknown) => {
-		process.stderr.write(`task-engine: ${describe(error)}\n`);
-		process.exit(1);
+		const fail = () => {
+			process.stderr.write(`task-engine: ${describe(error)}\n`);
+			process.exit(1);
+		};
+		// The log is written asynchronously: a warning logged just before would otherwise land after the line.
+		if (openLog) openLog.flush(fail);
+		else fail();
 	},
 );

@@ -197,16 +197,16 @@ describe('ids', () => {
 		for (const [path, methods] of Object.entries(doc.paths)) {
 			if (!path.includes('{id}')) continue;
 			for (const method of Object.keys(methods)) {
-				const body = path.endsWith('/items') ? { items: [1] } : method === 'put' ? { paused: true } : undefined;
-				routes.push({ method: method.toUpperCase(), path, body });
+				const body = path.endsWith('/items') ? { items: [1] } : method === 'put' ? { paused: true } : path.endsWith('/fail') ? { error: 'x' } : path.includes('{n}') ? {} : undefined;
+				routes.push({ method: method.toUpperCase(), path: path.replace('{n}', '1'), body });
 			}
 		}
 		return routes;
 	}
 
-	it('all 17 routes with an id in the path say which parameter is malformed (400) or unknown (404)', async () => {
+	it('all 20 routes with an id in the path say which parameter is malformed (400) or unknown (404)', async () => {
 		const routes = await idRoutes();
-		expect(routes.length).toBe(17);
+		expect(routes.length).toBe(20);
 		const before = await countRows();
 		for (const { method, path, body } of routes) {
 			for (const bad of [urn, braces, '6BA7B8109DAD11D180B400C04FD430C8', 'x'.repeat(36), '%20']) {

@@ -237,7 +237,8 @@ describe('batches: two engines settle chunks of one batch', () => {
 	it('keeps the counters exact with deliveries settled by both engines', async () => {
 		const first = await startTestEngine({}, { keepSchema: true });
 		const second = await startTestEngine({}, { schema: first.schema });
-		const receiver = await startReceiver((r) => (r.json.batch.chunkIndex % 10 === 3 ? { status: 400 } : { delayMs: 5 }));
+		// 50 ms a chunk: the batch lasts long enough (200 chunks, 16 at a time) for both engines to take part.
+		const receiver = await startReceiver((r) => (r.json.batch.chunkIndex % 10 === 3 ? { status: 400 } : { delayMs: 50 }));
 		const delivered = { first: 0, second: 0 };
 		first.engine.dispatcher.observe(() => (delivered.first += 1));
 		second.engine.dispatcher.observe(() => (delivered.second += 1));

@@ -60,7 +60,7 @@ describe('queue health: stuck and recovered tasks', () => {
 		expect(critical.reasons.map((r: { code: string }) => r.code)).toEqual(['stuck']);
 
 		const rescued = await a.engine.rescuer.runOnce();
-		expect(rescued).toEqual({ rescued: 3, retrying: 3, failed: 0 });
+		expect(rescued).toMatchObject({ rescued: 3, retrying: 3, failed: 0 });
 
 		const after = await health();
 		expect(after.stuck).toEqual({ count: 0, taskIds: [] });

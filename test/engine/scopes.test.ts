@@ -25,6 +25,7 @@ const EXPECTED: Record<string, Scope | 'public'> = {
 	'POST /v1/queues/{name}/resume': 'write',
 	'POST /v1/queues/{name}/rotate-secret': 'admin',
 	'GET /v1/queues/{name}/health': 'read',
+	'GET /v1/queues/{name}/history': 'read',
 	'POST /v1/queues/{name}/handlers': 'write',
 	'GET /v1/queues/{name}/handlers': 'read',
 	'GET /v1/queues/{name}/handlers/{id}': 'read',
@@ -61,6 +62,7 @@ const EXPECTED: Record<string, Scope | 'public'> = {
 	'POST /v1/schedules/{id}/run': 'write',
 	'GET /v1/schedules/{id}/next': 'read',
 	'GET /v1/events': 'read',
+	'GET /v1/whoami': 'read',
 	'GET /metrics': 'read',
 };
 

@@ -126,7 +126,8 @@ describe('test-mode handlers', () => {
 		await te.api('POST', `/v1/queues/${name}/resume`);
 		await te.engine.pool.query('UPDATE handlers SET healthy = true WHERE id = $1', [production.id]);
 		await enqueue(name);
-		await eventually(() => live.requests.length === 1, 10_000, 'delivery to production');
+		// (30 s: the whole suite loads the machine; alone this takes well under a second.)
+		await eventually(() => live.requests.length === 1, 30_000, 'delivery to production');
 		expect(editor.requests).toHaveLength(0);
 	});
 
@@ -168,7 +169,10 @@ describe('test-mode handlers', () => {
 			expect(editor.requests).toHaveLength(0);
 			expect((await task(id!)).state).not.toBe('completed');
 
-			expect(await te.engine.testHandlerExpiry.runOnce()).toEqual({ expired: 1 });
+			// The engine's own expiry loop may have run meanwhile (a loaded machine stretches settle()):
+			// either way the expiry service is what deleted it, and a second run finds nothing.
+			const { expired } = await te.engine.testHandlerExpiry.runOnce();
+			expect(expired).toBeLessThanOrEqual(1);
 			expect(await rows(handler.id)).toBe(0);
 			expect(await te.engine.testHandlerExpiry.runOnce()).toEqual({ expired: 0 });
 		});
@@ -188,8 +192,10 @@ describe('test-mode handlers', () => {
 			const first = await register(name, editor.url, 'test');
 			await age(first.id, 121);
 			const again = await register(name, editor.url, 'test');
-			expect(again.id).toBe(first.id);
-			expect((await handlers(name)).map((h) => h.id)).toEqual([first.id]);
+			// The same row renewed — or, when the engine's expiry loop ran between the two calls (a
+			// loaded machine), a new one with the old one gone. Either way exactly one live handler.
+			expect((await handlers(name)).map((h) => h.id)).toEqual([again.id]);
+			if (again.id !== first.id) expect(await rows(first.id)).toBe(0);
 			await enqueue(name);
 			await eventually(() => editor.requests.length === 1, 10_000, 'the test delivery');
 		});

@@ -156,12 +156,18 @@ function baselines(): Record<string, unknown> {
 		},
 		'PUT /v1/schedules/{id}': { paused: true, payload: { a: 2 }, retry: { limit: 2 }, cron: '*/10 * * * *' },
 		'PUT /v1/schedules/by-name/{name}': { queue: seeds.queue, everySeconds: 3600, payload: { a: 1 }, paused: true, retry: { limit: 1 } },
+		// (cron and everySeconds exclude each other: the interval's bounds are walked through the upsert above.)
+		'POST /v1/tasks/{id}/attempts/{n}/fail': { error: 'upstream said no', retry: true, retryAfterSeconds: 5 },
+		'POST /v1/tasks/{id}/attempts/{n}/heartbeat': { extendSeconds: 60, progress: { percent: 10, message: 'working' } },
+		'POST /v1/schedules/preview': { cron: '*/5 * * * *', timezone: 'Europe/Berlin', startAt: '2030-01-01T00:00:00Z', endAt: '2031-01-01T00:00:00Z', count: 5 },
 	};
 }
 
 /** The seeded value of a path parameter. */
 function paramValue(path: string, name: string): string {
 	if (name === 'name') return path.startsWith('/v1/schedules/by-name/') ? seeds.schedule : seeds.queue;
+	// An attempt number (reports on attempts): the seeded task has not started, so attempt 1 is a 404.
+	if (name === 'n') return '1';
 	if (path.includes('/handlers/')) return seeds.handlerId;
 	if (path.startsWith('/v1/tasks/')) return seeds.taskId;
 	if (path.startsWith('/v1/batches/')) return seeds.batchId;
@@ -178,6 +184,7 @@ function badParams(name: string, path: string): string[] {
 		const real = paramValue(path, 'id');
 		return [...common, '%20', 'urn:uuid:6ba7b810-9dad-11d1-80b4-00c04fd430c8', '%7B6ba7b810-9dad-11d1-80b4-00c04fd430c8%7D', real.replace(/-/g, ''), `${real.slice(0, -1)}g`, 'x'.repeat(36), '-1', '0', '..', `${real}%00`];
 	}
+	if (name === 'n') return [...common, '0', '-1', '1.5', 'x', '2147483648', '%20'];
 	if (path.startsWith('/v1/schedules/by-name/')) return [...common, 'x'.repeat(201), 'a%2Fb', 'tab%09name'];
 	// (A schedule name may be any text without "/" or control characters, " " included.)
 	return [...common, '%20', '..', '.', '%2E%2E', 'a%20b', 'x'.repeat(65), '%F0%9F%98%80', 'a%2Fb'];

@@ -241,11 +241,13 @@ export function sample(schema: Schema, closedUrl: string): unknown {
 /** Query values, as sent; only those the parameter's schema (or the screen) refuses are used. */
 export function badQueryValues(schema: Schema): string[] {
 	const candidates = ['abc', '-1', '0', '1.5', '1e309', '99999999999999999999', '', '..', 'a%20b', 'maybe', 'x'.repeat(5000), '%F0%9F%98%80x'];
-	const coerce = (text: string): unknown => {
-		if ((schema.type === 'integer' || schema.type === 'number') && text !== '' && !Number.isNaN(Number(text))) return Number(text);
-		if (schema.type === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+	const coerceTo = (target: Schema, text: string): unknown => {
+		if ((target.type === 'integer' || target.type === 'number') && text !== '' && !Number.isNaN(Number(text))) return Number(text);
+		if (target.type === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
 		return text;
 	};
+	// The server coerces query strings as Ajv's coerceTypes "array" does: one value of an array parameter is a list of one.
+	const coerce = (text: string): unknown => (schema.type === 'array' && schema.items ? [coerceTo(schema.items, text)] : coerceTo(schema, text));
 	const refused = candidates.filter((c) => !accepts(schema, coerce(decodeURIComponent(c))));
 	return [...refused, '%00', `ok%00`, '%ED%A0%80', '%zz', '%E2%82'];
 }

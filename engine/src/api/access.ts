@@ -14,6 +14,8 @@ declare module 'fastify' {
 
 /** Routes reachable without a key: probes and docs. Exact paths (plus the docs' own assets). */
 const PUBLIC_PATHS = new Set(['/v1/health', '/v1/health/ready', '/openapi.json', '/docs']);
+/** The dashboard's page and files (api/routes/dashboard.ts), by route: its data needs a key like any other. */
+const PUBLIC_ROUTES = new Set(['/ui', '/ui/*']);
 
 export interface AccessOptions {
 	verifier: ApiKeyVerifier;
@@ -34,7 +36,7 @@ export function addAccessControl(app: FastifyInstance, options: AccessOptions): 
 
 	app.addHook('onRequest', async (request, reply) => {
 		const path = request.url.split('?', 1)[0];
-		if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/')) return;
+		if (PUBLIC_PATHS.has(path) || path.startsWith('/docs/') || PUBLIC_ROUTES.has(request.routeOptions.url ?? '')) return;
 		if (path === '/metrics' && !options.metricsAuth) return;
 		const header = request.headers.authorization ?? '';
 		const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { Type } from 'typebox';
 import type { Logger } from '../log.js';
 import { DomainError } from '../errors.js';
-import { isConnectionError } from '../db/pool.js';
+import { isConnectionError, isContentionError } from '../db/pool.js';
 import type { ApiKeyVerifier } from '../auth/apiKeys.js';
 import { addAccessControl } from './access.js';
 import { findBrokenQueryEncoding, findUnexpectedBody, findUnstorableText } from './inputScreen.js';
@@ -129,6 +129,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 		if (isConnectionError(error)) {
 			request.log.warn({ err: error, method: request.method, url: request.url }, 'database unavailable');
 			return reply.code(503).header('retry-after', '5').send(errorBody('database_unavailable', 'The database is not reachable right now; retry shortly'));
+		}
+		// Too much contention (a hot debounce group, a long lock wait): rolled back, nothing written.
+		if (isContentionError(error)) {
+			request.log.warn({ err: error, method: request.method, url: request.url }, 'database busy');
+			return reply.code(503).header('retry-after', '1').send(errorBody('busy', 'The database is busy with conflicting work; nothing was written; retry shortly'));
 		}
 		request.log.error({ err: error, method: request.method, url: request.url }, 'unhandled error');
 		return reply.code(500).send(errorBody('internal', 'Internal error; the engine log has the details'));

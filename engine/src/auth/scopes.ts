@@ -61,5 +61,5 @@ export function secretScope(url: string): Scope {
 
 /** Routes whose answers carry `secret` fields (a queue or handler, or a list of them). */
 export function answersWithSecrets(url: string): boolean {
-	return url === '/v1/queues' || url.startsWith('/v1/queues/:name') && !url.endsWith('/health');
+	return url === '/v1/queues' || (url.startsWith('/v1/queues/:name') && !url.endsWith('/health') && !url.endsWith('/history'));
 }

@@ -81,23 +81,13 @@ export class BatchProgress {
 
 	/** Same task ids, fresh attempt budgets, due when the batch's spacing says. Returns the ids moved. */
 	private async requeueChunkTasks(db: Queryable, batch: BatchRow, reruns: ReleasedChunk[]): Promise<Set<string>> {
-		let moved: Dispatchable[] = await requeueTasks(
+		// Spacing applies to re-runs as to first runs: each is due no earlier than its chunk's slot.
+		const moved: Dispatchable[] = await requeueTasks(
 			db,
 			reruns.map((c) => c.taskId),
 			reruns.map(() => randomUUID()),
+			reruns.map((c) => (batch.delayBetweenChunksSeconds > 0 ? c.dueAt : null)),
 		);
-		if (batch.delayBetweenChunksSeconds > 0 && moved.length > 0) {
-			// requeueTasks makes them due now; spacing applies to re-runs as to first runs. (A tasks-table
-			// statement kept here: batches are its only caller.)
-			const dueById = new Map(reruns.map((c) => [c.taskId, c.dueAt]));
-			const { rows } = await db.query<{ id: string; dueAt: Date }>(
-				`UPDATE tasks t SET due_at = GREATEST(t.due_at, x.due_at) FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, due_at)
-				 WHERE t.id = x.id RETURNING t.id, t.due_at AS "dueAt"`,
-				[moved.map((t) => t.id), moved.map((t) => dueById.get(t.id))],
-			);
-			const due = new Map(rows.map((r) => [r.id, r.dueAt]));
-			moved = moved.map((t) => ({ ...t, dueAt: due.get(t.id) ?? t.dueAt }));
-		}
 		await insertDispatchJobs(db, this.dispatch, moved);
 		if (moved.length > 0) await notify(db, this.schema, 'tasks', batch.queue);
 		return new Set(moved.map((t) => t.id));

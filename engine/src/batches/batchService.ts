@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, Queryable } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
+import { cancelDispatchJobs } from '../tasks/dispatchJobs.js';
 import { conflict, DomainError, invalidField, notFound } from '../errors.js';
 import { checkTargetUrl } from '../delivery/targetUrl.js';
 import type { CreatedAtPosition } from '../paging/createdAtKeyset.js';
@@ -142,7 +143,7 @@ export class BatchService {
 			for (const taskId of await chunkSql.activeChunkTasks(tx, id)) {
 				const task = await cancelTask(tx, taskId);
 				if (!task) continue;
-				if (task.jobId) await this.deps.dispatch.cancel(tx, task.queue, [task.jobId]);
+				await cancelDispatchJobs(tx, this.deps.dispatch, [task]);
 				stopped.push(task.id);
 			}
 			const released = await chunkSql.markChunksCancelled(tx, stopped);

@@ -1,3 +1,4 @@
+import type { BatchView } from '../api/schemas/batch.js';
 import type { BatchRow } from './batchSql.js';
 
 const FINISHED = new Set(['completed', 'completed_with_failures', 'failed']);
@@ -7,7 +8,7 @@ const FINISHED = new Set(['completed', 'completed_with_failures', 'failed']);
  * only. Throughput is items finished (processed + failed) per second since the start; the ETA is
  * what is left at that pace, 0 once finished, null while nothing can be estimated.
  */
-export function presentBatch(b: BatchRow) {
+export function presentBatch(b: BatchRow): BatchView {
 	const done = b.itemsProcessed + b.itemsFailed;
 	const throughput = b.elapsedSeconds !== null && b.elapsedSeconds > 0 ? done / b.elapsedSeconds : null;
 	let eta: number | null = null;
@@ -36,4 +37,4 @@ export function presentBatch(b: BatchRow) {
 	};
 }
 
-export type BatchView = ReturnType<typeof presentBatch>;
+export type { BatchView };

@@ -1,3 +1,4 @@
+import { throttledKeys } from '../flowControl/keySql.js';
 import type { Queryable } from '../db/pool.js';
 import { notFound } from '../errors.js';
 import {
@@ -31,6 +32,10 @@ export interface QueueHealth {
 	durationMs: Percentiles;
 	latenessMs: Percentiles;
 	handlers: { count: number; healthy: number; successRate: number | null };
+	/** Attempts answered with 202 and not reported on yet; async attempts that missed their deadline in the last hour. */
+	async: { open: number; missedDeadlinesLastHour: number };
+	/** Keys a handler's 429/503 + Retry-After holds back, and until when (key null: the whole queue). */
+	throttled: { key: string | null; until: string }[];
 	paused: boolean;
 }
 
@@ -99,19 +104,23 @@ export class HealthService {
 	}
 
 	private async compute(names: string[], query: HealthQuery): Promise<QueueHealth[]> {
-		const [tasks, attempts, handlers] = await Promise.all([
+		const [tasks, attempts, handlers, throttled] = await Promise.all([
 			selectTaskFigures(this.db, names, { windowSeconds: query.windowSeconds, stuckGraceSeconds: this.options.stuckGraceSeconds }),
 			selectAttemptFigures(this.db, names, { windowSeconds: query.windowSeconds, sampleLimit: this.options.sampleLimit ?? 10_000 }),
 			selectHandlerFigures(this.db, names),
+			throttledKeys(this.db, names),
 		]);
 		const attemptsOf = new Map(attempts.map((a) => [a.queue, a]));
 		const handlersOf = new Map(handlers.map((h) => [h.queue, h]));
 		// A queue deleted between the statements has task figures missing: it is simply left out.
-		return tasks.map((t) => present(t, attemptsOf.get(t.queue) ?? noAttempts(t.queue), handlersOf.get(t.queue), query));
+		return tasks.map((t) => ({
+			...present(t, attemptsOf.get(t.queue) ?? noAttempts(t.queue), handlersOf.get(t.queue), query),
+			throttled: throttled.filter((k) => k.queue === t.queue).map((k) => ({ key: k.key, until: k.until.toISOString() })),
+		}));
 	}
 }
 
-function present(t: TaskFigures, a: AttemptFigures, h: HandlerFigures | undefined, thresholds: HealthThresholds): QueueHealth {
+function present(t: TaskFigures, a: AttemptFigures, h: HandlerFigures | undefined, thresholds: HealthThresholds): Omit<QueueHealth, 'throttled'> {
 	const handlers = h ?? { queue: t.queue, count: 0, healthy: 0 };
 	const { status, reasons } = evaluateStatus(
 		{
@@ -151,12 +160,13 @@ function present(t: TaskFigures, a: AttemptFigures, h: HandlerFigures | undefine
 			healthy: handlers.healthy,
 			successRate: a.handlerAttempts === 0 ? null : Math.round((a.handlerDelivered / a.handlerAttempts) * 10_000) / 10_000,
 		},
+		async: { open: t.asyncOpen, missedDeadlinesLastHour: a.missedDeadlinesLastHour },
 		paused: t.paused,
 	};
 }
 
 function noAttempts(queue: string): AttemptFigures {
-	return { queue, attemptsLastHour: 0, failuresLastHour: 0, recovered: 0, handlerAttempts: 0, handlerDelivered: 0, durationMs: null, latenessMs: null };
+	return { queue, attemptsLastHour: 0, failuresLastHour: 0, recovered: 0, handlerAttempts: 0, handlerDelivered: 0, durationMs: null, latenessMs: null, missedDeadlinesLastHour: 0 };
 }
 
 function perMinute(count: number, minutes: number): number {

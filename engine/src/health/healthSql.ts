@@ -29,13 +29,18 @@ export interface TaskFigures {
 	stuckCount: number;
 	/** The oldest stuck tasks first, at most 100. */
 	stuckIds: string[];
+	/** Attempts the handler answered with 202 and has not reported on yet. */
+	asyncOpen: number;
 	completedLast5m: number;
 	completedLast60m: number;
 }
 
 export interface FigureWindow {
 	windowSeconds: number;
-	/** An active task is stuck once `started_at + timeout_seconds + grace` has passed. */
+	/**
+	 * An active task is stuck once `started_at + timeout_seconds + grace` has passed; an open async
+	 * attempt once its deadline passed more than 30 s ago (the rescuer should have ended it by then).
+	 */
 	stuckGraceSeconds: number;
 }
 
@@ -62,12 +67,14 @@ CROSS JOIN LATERAL (
   FROM tasks t WHERE t.queue = q.name AND t.state IN ('queued', 'retrying') AND t.due_at <= b.now
 ) wd`;
 
-/** Active tasks of queue `q`, and those past timeout + grace ($3), oldest first. */
+/** Active tasks of queue `q` (open async attempts among them), and those stuck (see FigureWindow), oldest first. */
 const ACTIVE = `LATERAL (
-  SELECT count(*)::int AS active, count(*) FILTER (WHERE s.stuck)::int AS stuck,
+  SELECT count(*)::int AS active, count(*) FILTER (WHERE s.async)::int AS async_open, count(*) FILTER (WHERE s.stuck)::int AS stuck,
     (array_agg(s.id ORDER BY s.started_at, s.id) FILTER (WHERE s.stuck))[1:100]::text[] AS stuck_ids
   FROM (
-    SELECT t.id, t.started_at, t.started_at + make_interval(secs => t.timeout_seconds + $3) < b.now AS stuck
+    SELECT t.id, t.started_at, t.deadline_at IS NOT NULL AS async,
+      CASE WHEN t.deadline_at IS NOT NULL THEN t.deadline_at + interval '30 seconds' < b.now
+        ELSE t.started_at + make_interval(secs => t.timeout_seconds + $3) < b.now END AS stuck
     FROM tasks t WHERE t.queue = q.name AND t.state = 'active'
   ) s
 ) a`;
@@ -88,6 +95,11 @@ export interface QueueDepthFigures {
 	deadLetters: number;
 	oldestQueuedAgeSeconds: number;
 	stuckCount: number;
+	asyncOpen: number;
+	/** Queued tasks parked behind their concurrency key (docs/flow-control.md). */
+	parked: number;
+	/** Keys a handler's 429/503 holds back now (the whole queue counts as one). */
+	throttledKeys: number;
 }
 
 /** The depth figures alone (no windowed counts of finished tasks), for every queue in `queues`. */
@@ -96,7 +108,10 @@ export async function selectQueueDepths(db: Queryable, queues: readonly string[]
 	const { rows } = await db.query<QueueDepthFigures>({
 		name: 'health-queue-depths',
 		text: `SELECT q.name AS queue, wl.scheduled, wd.queued, wl.retrying + wd.retrying AS retrying, a.active, f.dead_letters AS "deadLetters",
-		   COALESCE(extract(epoch FROM b.now - wd.oldest_due)::float8, 0) AS "oldestQueuedAgeSeconds", a.stuck AS "stuckCount"
+		   COALESCE(extract(epoch FROM b.now - wd.oldest_due)::float8, 0) AS "oldestQueuedAgeSeconds", a.stuck AS "stuckCount", a.async_open AS "asyncOpen",
+		   (SELECT count(*)::int FROM tasks p WHERE p.queue = q.name AND p.parked) AS parked,
+		   (SELECT count(*)::int FROM task_keys k WHERE k.queue = q.name AND k.throttled_until > now())
+		     + (q.throttled_until IS NOT NULL AND q.throttled_until > now())::int AS "throttledKeys"
 		 FROM ${BOUNDS}
 		 CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
 		 JOIN queues q ON q.name = n.name
@@ -114,7 +129,7 @@ export async function selectTaskFigures(db: Queryable, queues: readonly string[]
 		text: `SELECT q.name AS queue, q.paused,
 		   wl.scheduled, wd.queued, wl.retrying + wd.retrying AS retrying, a.active, c.completed, f.failed, x.cancelled, f.dead_letters AS "deadLetters",
 		   COALESCE(extract(epoch FROM b.now - wd.oldest_due)::float8, 0) AS "oldestQueuedAgeSeconds",
-		   wd.due_for_handlers AS "dueForHandlers", a.stuck AS "stuckCount", COALESCE(a.stuck_ids, '{}') AS "stuckIds",
+		   wd.due_for_handlers AS "dueForHandlers", a.stuck AS "stuckCount", COALESCE(a.stuck_ids, '{}') AS "stuckIds", a.async_open AS "asyncOpen",
 		   c.last5m AS "completedLast5m", c.last60m AS "completedLast60m"
 		 FROM ${BOUNDS}
 		 CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
@@ -148,6 +163,8 @@ export interface AttemptFigures {
 	/** [p50, p95, p99] over the latest `sampleLimit` attempts of the window; null when there were none. */
 	durationMs: number[] | null;
 	latenessMs: number[] | null;
+	/** Async attempts that ended at their deadline without a report, in the last hour. */
+	missedDeadlinesLastHour: number;
 }
 
 export async function selectAttemptFigures(
@@ -161,7 +178,7 @@ export async function selectAttemptFigures(
 		name: 'health-attempt-figures',
 		text: `SELECT n.name AS queue, s.attempts_hour AS "attemptsLastHour", s.failures_hour AS "failuresLastHour", s.recovered,
 		   s.handler_attempts AS "handlerAttempts", s.handler_delivered AS "handlerDelivered",
-		   p.duration AS "durationMs", p.lateness AS "latenessMs"
+		   p.duration AS "durationMs", p.lateness AS "latenessMs", m.missed AS "missedDeadlinesLastHour"
 		 FROM ${BOUNDS}
 		 CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
 		 CROSS JOIN LATERAL (
@@ -181,6 +198,12 @@ export async function selectAttemptFigures(
 		     ORDER BY a.started_at DESC LIMIT $3
 		   ) r
 		 ) p
+		 CROSS JOIN LATERAL (
+		   -- An async attempt may have started up to a day before its deadline (asyncTimeoutSeconds ≤ 86,400).
+		   SELECT count(*)::int AS missed FROM attempts a
+		   WHERE a.queue = n.name AND a.error_class = 'timeout' AND a.status_code = 202 AND a.started_at > b.now - interval '25 hours'
+		     AND a.started_at + make_interval(secs => COALESCE(a.duration_ms, 0) / 1000.0) > b.h1
+		 ) m
 		 ORDER BY n.ord`,
 		values: [queues, opts.windowSeconds, opts.sampleLimit],
 	});

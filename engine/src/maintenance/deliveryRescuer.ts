@@ -2,10 +2,11 @@ import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
-import { settleAttempts } from '../delivery/settlement.js';
-import { findLostDeliveries } from '../tasks/taskSql.js';
+import { settleAttempts, type AttemptResult } from '../delivery/settlement.js';
+import { findLostDeliveries, type TaskRow } from '../tasks/taskSql.js';
 import type { MaintenanceService } from './serviceLoop.js';
 import type { TaskEvents } from '../tasks/taskEvents.js';
+import { sweepKeys } from '../flowControl/keySql.js';
 
 export interface RescuerOptions {
 	schema: string;
@@ -34,6 +35,8 @@ export class DeliveryRescuer implements MaintenanceService {
 	readonly name = 'deliveryRescuer';
 	/** Total rescued by this process, for health and metrics. */
 	rescuedTotal = 0;
+	/** Async attempts among them that ended at their deadline (no report from the handler). */
+	missedDeadlinesTotal = 0;
 
 	constructor(
 		private readonly pool: Pool,
@@ -52,22 +55,39 @@ export class DeliveryRescuer implements MaintenanceService {
 			});
 			// Still being delivered here, or its result is about to be written (after a database outage).
 			const lost = isInFlightHere ? found.filter((t) => !isInFlightHere(t.id)) : found;
-			for (const t of lost) log?.warn({ taskId: t.id, queue: t.queue, attempt: t.attemptCount, engineId: t.engineId }, 'delivery lost; settling it as a lost attempt');
+			this.missedDeadlinesTotal += lost.filter((t) => t.deadlineAt !== null).length;
+			for (const t of lost) {
+				if (t.deadlineAt) log?.warn({ taskId: t.id, queue: t.queue, attempt: t.attemptCount, deadlineAt: t.deadlineAt }, 'async attempt missed its deadline; settling it as a timeout');
+				else log?.warn({ taskId: t.id, queue: t.queue, attempt: t.attemptCount, engineId: t.engineId }, 'delivery lost; settling it as a lost attempt');
+			}
 			return settleAttempts(
 				tx,
 				this.dispatch,
 				this.options.schema,
-				lost.map((task) => ({
-					task,
-					startedAt: task.startedAt ?? new Date(),
-					outcome: { kind: 'lost' as const, error: 'delivery lost: the engine stopped or the attempt outlived its lease' },
-					handlerId: null,
-				})),
+				lost.map((task) => ({ task, startedAt: task.startedAt ?? new Date(), outcome: lostOutcome(task), handlerId: null })),
 				events,
 			);
 		});
 		const rescued = counts.retrying + counts.failed;
 		this.rescuedTotal += rescued;
-		return { rescued, retrying: counts.retrying, failed: counts.failed };
+		// Keys whose parked tasks lost their wake-up in a race (flowControl/keySql.ts) are woken here.
+		const keysWoken = await sweepKeys(this.pool);
+		return { rescued, retrying: counts.retrying, failed: counts.failed, keysWoken };
 	}
+}
+
+/**
+ * What a rescued attempt is recorded as: an async attempt (the handler answered 202) whose deadline
+ * passed without a report timed out; any other was lost with its engine or its lease.
+ */
+function lostOutcome(task: TaskRow): AttemptResult['outcome'] {
+	if (task.deadlineAt === null) return { kind: 'lost', error: 'delivery lost: the engine stopped or the attempt outlived its lease' };
+	return {
+		kind: 'retry',
+		statusCode: 202,
+		errorClass: 'timeout',
+		error: `no report from the handler before the attempt's deadline (${task.deadlineAt.toISOString()})`,
+		durationMs: task.startedAt ? Date.now() - task.startedAt.getTime() : 0,
+		responseSnippet: null,
+	};
 }

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { decideTransition } from '../delivery/settlement.js';
+import type { Settled } from '../delivery/settlement.js';
 import type { DeliveryOutcome } from '../delivery/httpDelivery.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import type { QueueDepthFigures } from '../health/healthSql.js';
@@ -18,7 +18,7 @@ export interface OriginMetrics {
 }
 
 /** Per-queue figures a scrape reads from the database (HealthService.queueDepths). */
-export type QueueDepth = Pick<QueueDepthFigures, 'queue' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'deadLetters' | 'oldestQueuedAgeSeconds' | 'stuckCount'>;
+export type QueueDepth = Pick<QueueDepthFigures, 'queue' | 'scheduled' | 'queued' | 'active' | 'retrying' | 'deadLetters' | 'oldestQueuedAgeSeconds' | 'stuckCount' | 'asyncOpen' | 'parked' | 'throttledKeys'>;
 
 /**
  * Process metrics (CPU, memory, event loop, GC) belong to the process, not to an engine: they are
@@ -66,6 +66,11 @@ export class EngineMetrics implements OriginMetrics {
 	private readonly deadLetters = this.gauge('task_engine_dead_letters', 'Dead letters (failed tasks) kept, by queue', ['queue']);
 	private readonly oldestAge = this.gauge('task_engine_oldest_queued_age_seconds', 'How long the oldest due task of a queue has waited', ['queue']);
 	private readonly stuck = this.gauge('task_engine_stuck_tasks', 'Active tasks past their timeout and grace', ['queue']);
+	private readonly asyncOpen = this.gauge('task_engine_async_open_attempts', 'Attempts the handler answered with 202 and has not reported on yet', ['queue']);
+	private readonly parked = this.gauge('task_engine_parked_tasks', 'Queued tasks waiting behind their concurrency key (its limit, rate window or throttle)', ['queue']);
+	private readonly throttledKeys = this.gauge('task_engine_throttled_keys', "Keys a handler's 429/503 with Retry-After holds back now (the whole queue counts as one)", ['queue']);
+	private readonly reports = this.counter('task_engine_async_reports_total', 'Reports of handlers on attempts, by kind (complete|fail|heartbeat)', ['queue', 'kind']);
+	private readonly missedDeadlines = this.counter('task_engine_async_missed_deadlines_total', 'Async attempts this engine ended at their deadline, without a report', []);
 
 	private readonly process: Registry | undefined;
 
@@ -97,19 +102,17 @@ export class EngineMetrics implements OriginMetrics {
 		return this.registry.contentType;
 	}
 
-	/** A dispatcher observer: one call per attempt, after its result is durable. */
-	observeDelivery(task: TaskRow, outcome: DeliveryOutcome): void {
+	/** A dispatcher observer: one call per attempt, after its result is durable, with settlement's own decision. */
+	observeDelivery(task: TaskRow, outcome: DeliveryOutcome, settled: Settled | 'released'): void {
 		const queue = task.queue;
 		const statusCode = outcome.statusCode;
-		const errorClass = outcome.kind === 'delivered' ? 'none' : (outcome.errorClass ?? 'none');
+		const errorClass = outcome.kind === 'delivered' || outcome.kind === 'accepted' ? 'none' : (outcome.errorClass ?? 'none');
 		this.deliveries.inc({ queue, outcome: outcome.kind, status_class: statusCode ? `${Math.floor(statusCode / 100)}xx` : 'none', error_class: errorClass });
 		this.deliveryDuration.observe({ queue, outcome: outcome.kind }, outcome.durationMs / 1000);
 		if (task.startedAt) this.lateness.observe({ queue }, Math.max(0, task.startedAt.getTime() - task.dueAt.getTime()) / 1000);
-		// An aborted attempt was given back (shutdown, handler gone): neither a retry nor a dead letter.
-		if (errorClass === 'aborted') return;
-		const next = decideTransition({ task, startedAt: task.startedAt ?? new Date(), outcome, handlerId: null }).state;
-		if (next === 'retrying') this.retries.inc({ queue });
-		else if (next === 'failed') this.deadLettered.inc({ queue });
+		// A released attempt (shutdown, handler gone or starting) was given back: neither a retry nor a dead letter.
+		if (settled === 'retrying') this.retries.inc({ queue });
+		else if (settled === 'failed') this.deadLettered.inc({ queue });
 	}
 
 	observeHttp(method: string, route: string, status: number, seconds: number): void {
@@ -136,13 +139,26 @@ export class EngineMetrics implements OriginMetrics {
 
 	/** Replaces the depth gauges with a fresh reading (queues that are gone disappear). */
 	setQueueDepths(depths: readonly QueueDepth[]): void {
-		for (const gauge of [this.depth, this.deadLetters, this.oldestAge, this.stuck]) gauge.reset();
+		for (const gauge of [this.depth, this.deadLetters, this.oldestAge, this.stuck, this.asyncOpen, this.parked, this.throttledKeys]) gauge.reset();
 		for (const d of depths) {
 			for (const state of ['scheduled', 'queued', 'active', 'retrying'] as const) this.depth.set({ queue: d.queue, state }, d[state]);
 			this.deadLetters.set({ queue: d.queue }, d.deadLetters);
 			this.oldestAge.set({ queue: d.queue }, d.oldestQueuedAgeSeconds);
 			this.stuck.set({ queue: d.queue }, d.stuckCount);
+			this.asyncOpen.set({ queue: d.queue }, d.asyncOpen);
+			this.parked.set({ queue: d.queue }, d.parked);
+			this.throttledKeys.set({ queue: d.queue }, d.throttledKeys);
 		}
+	}
+
+	/** A handler's report on an attempt (tasks/attemptReports.ts). */
+	observeReport(queue: string, kind: string): void {
+		this.reports.inc({ queue, kind });
+	}
+
+	/** Async attempts ended at their deadline since the last call (the rescuer's count). */
+	missedDeadline(count: number): void {
+		if (count > 0) this.missedDeadlines.inc(count);
 	}
 
 	private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

@@ -9,7 +9,12 @@ import { EngineMetrics } from './engineMetrics.js';
  */
 export function createEngineMetrics(parts: { health: HealthService; dispatcher: Dispatcher; rescuer: DeliveryRescuer }): EngineMetrics {
 	const metrics = new EngineMetrics({ rescuedTotal: () => parts.rescuer.rescuedTotal });
-	parts.dispatcher.observe((task, outcome) => metrics.observeDelivery(task, outcome));
+	parts.dispatcher.observe((task, outcome, settled) => metrics.observeDelivery(task, outcome, settled));
 	metrics.onScrape(async () => metrics.setQueueDepths(await parts.health.queueDepths()));
+	let missedSeen = 0;
+	metrics.onScrape(async () => {
+		metrics.missedDeadline(parts.rescuer.missedDeadlinesTotal - missedSeen);
+		missedSeen = parts.rescuer.missedDeadlinesTotal;
+	});
 	return metrics;
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/pool.js';
 
-export type HandlerEvent = 'task' | 'batch';
+export type HandlerEvent = 'task' | 'batch' | 'dead_letter';
 export type HandlerMode = 'production' | 'test';
 
 export interface HandlerRow {
@@ -119,28 +119,3 @@ export async function deleteExpiredTestHandlers(db: Queryable): Promise<string[]
 	return rows.map((r) => r.queue);
 }
 
-/**
- * Records delivery results per handler in one statement. A handler turns unhealthy after 3
- * failures in a row (n8n answers 404 while a workflow is inactive, and an unmarked 200 while it
- * boots: `unconfirmed` counts as a failure) and healthy on its next success.
- */
-export async function recordHandlerResults(
-	db: Queryable,
-	results: readonly { handlerId: string; ok: boolean }[],
-): Promise<void> {
-	if (results.length === 0) return;
-	await db.query(
-		`WITH r AS (
-		   SELECT h AS id, count(*) AS n, count(*) FILTER (WHERE ok) AS ok_n, bool_and(ok) AS all_ok, bool_or(ok) AS any_ok,
-		     (array_agg(ok ORDER BY ord DESC))[1] AS last_ok
-		   FROM unnest($1::uuid[], $2::boolean[]) WITH ORDINALITY AS x(h, ok, ord) GROUP BY h
-		 )
-		 UPDATE handlers SET deliveries = deliveries + r.n, successes = successes + r.ok_n,
-		   consecutive_failures = CASE WHEN r.last_ok THEN 0 WHEN r.any_ok THEN 1 ELSE consecutive_failures + r.n END,
-		   healthy = CASE WHEN r.last_ok THEN true WHEN r.any_ok THEN healthy ELSE consecutive_failures + r.n < 3 END,
-		   last_success_at = CASE WHEN r.any_ok THEN now() ELSE last_success_at END,
-		   last_failure_at = CASE WHEN r.all_ok THEN last_failure_at ELSE now() END
-		 FROM r WHERE handlers.id = r.id`,
-		[results.map((r) => r.handlerId), results.map((r) => r.ok)],
-	);
-}

@@ -9,10 +9,12 @@ import type { TargetPolicy } from '../delivery/targetPolicy.js';
 import { conflict, DomainError, notFound } from '../errors.js';
 import type { PartialRetryPolicy, PriorityName } from '../tasks/policy.js';
 import { priorityValue } from '../tasks/policy.js';
+import { wakeAllKeys } from '../flowControl/keySql.js';
 import * as handlerSql from './handlerSql.js';
 import type { HandlerEvent, HandlerMode, HandlerRow } from './handlerSql.js';
 import * as queueSql from './queueSql.js';
 import type { QueueRow, QueueValues } from './queueSql.js';
+import type { HandlerView, QueueView } from '../api/schemas/queue.js';
 
 /** How long a rotated-out queue secret keeps signing alongside the new one. */
 const SECRET_ROTATION_GRACE_SECONDS = 24 * 3600;
@@ -20,21 +22,27 @@ const SECRET_ROTATION_GRACE_SECONDS = 24 * 3600;
 export interface QueueInput {
 	retry?: PartialRetryPolicy;
 	timeoutSeconds?: number | null;
+	asyncTimeoutSeconds?: number | null;
 	priority?: PriorityName | number | null;
 	concurrency?: number;
 	rateLimit?: { max: number; periodSeconds: number } | null;
+	keyConcurrency?: number | null;
+	keyRateLimit?: { max: number; periodSeconds: number } | null;
 	paused?: boolean;
 }
 
-/** The queue as the API shows it. */
-export function presentQueue(q: QueueRow) {
+/** The queue as the API shows it (api/schemas/queue.ts). */
+export function presentQueue(q: QueueRow): QueueView {
 	return {
 		name: q.name,
 		retry: q.retry,
 		timeoutSeconds: q.timeoutSeconds,
+		asyncTimeoutSeconds: q.asyncTimeoutSeconds,
 		priority: q.priority,
 		concurrency: q.concurrency,
 		rateLimit: q.rateLimitMax !== null ? { max: q.rateLimitMax, periodSeconds: q.rateLimitPeriodSeconds ?? 1 } : null,
+		keyConcurrency: q.keyConcurrency,
+		keyRateLimit: q.keyRateLimitMax !== null ? { max: q.keyRateLimitMax, periodSeconds: q.keyRateLimitPeriodSeconds ?? 1 } : null,
 		paused: q.paused,
 		secret: q.secret,
 		createdAt: q.createdAt.toISOString(),
@@ -42,7 +50,7 @@ export function presentQueue(q: QueueRow) {
 	};
 }
 
-export function presentHandler(h: HandlerRow) {
+export function presentHandler(h: HandlerRow): HandlerView {
 	return {
 		id: h.id,
 		queue: h.queue,
@@ -61,10 +69,14 @@ function mergeValues(base: QueueValues, input: QueueInput): QueueValues {
 	return {
 		retry,
 		timeoutSeconds: input.timeoutSeconds !== undefined ? input.timeoutSeconds : base.timeoutSeconds,
+		asyncTimeoutSeconds: input.asyncTimeoutSeconds !== undefined ? input.asyncTimeoutSeconds : base.asyncTimeoutSeconds,
 		priority: input.priority !== undefined ? (priorityValue(input.priority) ?? null) : base.priority,
 		concurrency: input.concurrency ?? base.concurrency,
 		rateLimitMax: input.rateLimit !== undefined ? (input.rateLimit?.max ?? null) : base.rateLimitMax,
 		rateLimitPeriodSeconds: input.rateLimit !== undefined ? (input.rateLimit?.periodSeconds ?? null) : base.rateLimitPeriodSeconds,
+		keyConcurrency: input.keyConcurrency !== undefined ? input.keyConcurrency : base.keyConcurrency,
+		keyRateLimitMax: input.keyRateLimit !== undefined ? (input.keyRateLimit?.max ?? null) : base.keyRateLimitMax,
+		keyRateLimitPeriodSeconds: input.keyRateLimit !== undefined ? (input.keyRateLimit?.periodSeconds ?? null) : base.keyRateLimitPeriodSeconds,
 		paused: input.paused ?? base.paused,
 	};
 }
@@ -72,10 +84,14 @@ function mergeValues(base: QueueValues, input: QueueInput): QueueValues {
 const EMPTY: QueueValues = {
 	retry: {},
 	timeoutSeconds: null,
+	asyncTimeoutSeconds: null,
 	priority: null,
 	concurrency: 10,
 	rateLimitMax: null,
 	rateLimitPeriodSeconds: null,
+	keyConcurrency: null,
+	keyRateLimitMax: null,
+	keyRateLimitPeriodSeconds: null,
 	paused: false,
 };
 
@@ -141,6 +157,10 @@ export class QueueService {
 			const values = mergeValues(current, input);
 			checkRetryConsistency(values);
 			const row = await queueSql.updateQueue(tx, name, values);
+			// New per-key limits: every key waiting behind the old ones is looked at again at once.
+			if (values.keyConcurrency !== current.keyConcurrency || values.keyRateLimitMax !== current.keyRateLimitMax || values.keyRateLimitPeriodSeconds !== current.keyRateLimitPeriodSeconds) {
+				await wakeAllKeys(tx, this.schema, name);
+			}
 			await notify(tx, this.schema, 'queues', name);
 			return row as QueueRow;
 		});

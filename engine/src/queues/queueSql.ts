@@ -6,10 +6,16 @@ export interface QueueRow {
 	name: string;
 	retry: PartialRetryPolicy;
 	timeoutSeconds: number | null;
+	/** How long an async attempt (202) waits for a report; null: 3,600 s. */
+	asyncTimeoutSeconds: number | null;
 	priority: number | null;
 	concurrency: number;
 	rateLimitMax: number | null;
 	rateLimitPeriodSeconds: number | null;
+	/** At most this many active tasks per concurrency key (docs/flow-control.md); null: no limit. */
+	keyConcurrency: number | null;
+	keyRateLimitMax: number | null;
+	keyRateLimitPeriodSeconds: number | null;
 	paused: boolean;
 	secret: string;
 	previousSecret: string | null;
@@ -18,29 +24,37 @@ export interface QueueRow {
 	updatedAt: Date;
 }
 
-const COLUMNS = `name, retry, timeout_seconds AS "timeoutSeconds", priority, concurrency,
-  rate_limit_max AS "rateLimitMax", rate_limit_period_seconds AS "rateLimitPeriodSeconds", paused,
+const COLUMNS = `name, retry, timeout_seconds AS "timeoutSeconds", async_timeout_seconds AS "asyncTimeoutSeconds", priority, concurrency,
+  rate_limit_max AS "rateLimitMax", rate_limit_period_seconds AS "rateLimitPeriodSeconds",
+  key_concurrency AS "keyConcurrency", key_rate_limit_max AS "keyRateLimitMax", key_rate_limit_period_seconds AS "keyRateLimitPeriodSeconds", paused,
   secret, previous_secret AS "previousSecret", previous_secret_expires_at AS "previousSecretExpiresAt",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export interface QueueValues {
 	retry: PartialRetryPolicy;
 	timeoutSeconds: number | null;
+	/** How long an async attempt (202) waits for a report; null: 3,600 s. */
+	asyncTimeoutSeconds: number | null;
 	priority: number | null;
 	concurrency: number;
 	rateLimitMax: number | null;
 	rateLimitPeriodSeconds: number | null;
+	keyConcurrency: number | null;
+	keyRateLimitMax: number | null;
+	keyRateLimitPeriodSeconds: number | null;
 	paused: boolean;
 }
 
 /** Inserts a queue; returns null when the name is taken. */
 export async function insertQueue(db: Queryable, name: string, v: QueueValues, secret: string): Promise<QueueRow | null> {
 	const { rows } = await db.query<QueueRow>(
-		`INSERT INTO queues (name, retry, timeout_seconds, priority, concurrency, rate_limit_max, rate_limit_period_seconds, paused, secret)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		`INSERT INTO queues (name, retry, timeout_seconds, priority, concurrency, rate_limit_max, rate_limit_period_seconds, paused, secret, async_timeout_seconds,
+		   key_concurrency, key_rate_limit_max, key_rate_limit_period_seconds)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		 ON CONFLICT (name) DO NOTHING
 		 RETURNING ${COLUMNS}`,
-		[name, v.retry, v.timeoutSeconds, v.priority, v.concurrency, v.rateLimitMax, v.rateLimitPeriodSeconds, v.paused, secret],
+		[name, v.retry, v.timeoutSeconds, v.priority, v.concurrency, v.rateLimitMax, v.rateLimitPeriodSeconds, v.paused, secret, v.asyncTimeoutSeconds,
+			v.keyConcurrency, v.keyRateLimitMax, v.keyRateLimitPeriodSeconds],
 	);
 	return rows[0] ?? null;
 }
@@ -48,10 +62,12 @@ export async function insertQueue(db: Queryable, name: string, v: QueueValues, s
 export async function updateQueue(db: Queryable, name: string, v: QueueValues): Promise<QueueRow | null> {
 	const { rows } = await db.query<QueueRow>(
 		`UPDATE queues SET retry = $2, timeout_seconds = $3, priority = $4, concurrency = $5, rate_limit_max = $6,
-		   rate_limit_period_seconds = $7, paused = $8, updated_at = now()
+		   rate_limit_period_seconds = $7, paused = $8, async_timeout_seconds = $9,
+		   key_concurrency = $10, key_rate_limit_max = $11, key_rate_limit_period_seconds = $12, updated_at = now()
 		 WHERE name = $1
 		 RETURNING ${COLUMNS}`,
-		[name, v.retry, v.timeoutSeconds, v.priority, v.concurrency, v.rateLimitMax, v.rateLimitPeriodSeconds, v.paused],
+		[name, v.retry, v.timeoutSeconds, v.priority, v.concurrency, v.rateLimitMax, v.rateLimitPeriodSeconds, v.paused, v.asyncTimeoutSeconds,
+			v.keyConcurrency, v.keyRateLimitMax, v.keyRateLimitPeriodSeconds],
 	);
 	return rows[0] ?? null;
 }

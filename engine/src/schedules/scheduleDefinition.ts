@@ -5,6 +5,7 @@ import { priorityValue, type PartialRetryPolicy, type PriorityName } from '../ta
 import type { Misfire, Overlap } from './firePlan.js';
 import { checkCron, checkTimezone, type Recurrence } from './occurrences.js';
 import type { ScheduleRow, ScheduleValues } from './scheduleSql.js';
+import type { ScheduleView } from '../api/schemas/schedule.js';
 
 /**
  * A schedule as a client sends it (create, update, upsert). On update every field given replaces
@@ -103,6 +104,18 @@ function dateOrNull(value: string | null, field: string): Date | null {
 	return new Date(at);
 }
 
+/** What `POST /v1/schedules/preview` takes: when a schedule not saved yet would fire. */
+export type PreviewInput = Pick<ScheduleInput, 'cron' | 'everySeconds' | 'timezone' | 'startAt' | 'endAt'>;
+
+/**
+ * The values of a schedule that is only previewed, checked by `mergeInput` like every saved one
+ * (one of cron and everySeconds, the cron's fields, the time zone, endAt after startAt). It has
+ * no name or queue: a preview writes nothing and fires nothing.
+ */
+export function previewValues(input: PreviewInput): ScheduleValues {
+	return mergeInput({ ...DEFAULTS, name: '(preview)', queue: '(preview)' }, input);
+}
+
 /** True when an update would change nothing that decides fire times or tasks (an idempotent upsert). */
 export function sameDefinition(a: ScheduleValues, b: ScheduleValues): boolean {
 	const strip = (v: ScheduleValues) => ({ ...v, nextFireAt: null, lastFireAt: null, startAt: v.startAt?.getTime() ?? null, endAt: v.endAt?.getTime() ?? null });
@@ -136,7 +149,7 @@ export function enqueueInputOf(v: ScheduleValues, runAt?: Date): EnqueueInput {
 }
 
 /** The schedule as the API shows it. */
-export function presentSchedule(s: ScheduleRow) {
+export function presentSchedule(s: ScheduleRow): ScheduleView {
 	return {
 		id: s.id,
 		name: s.name,

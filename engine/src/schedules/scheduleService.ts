@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
+import { cancelDispatchJobs } from '../tasks/dispatchJobs.js';
+import { withdrawScheduleTasksAhead } from '../tasks/taskSql.js';
 import { conflict, DomainError, invalidField, notFound } from '../errors.js';
 import { getQueue, type QueueRow } from '../queues/queueSql.js';
 import { conflictError, prepareTask, writeTasks, type EnqueueLimits } from '../tasks/enqueue.js';
 import type { TaskRow } from '../tasks/taskSql.js';
-import { nextOccurrence, occurrencesAfter } from './occurrences.js';
-import { DEFAULTS, enqueueInputOf, mergeInput, recurrenceOf, sameDefinition, type ScheduleInput } from './scheduleDefinition.js';
+import { occurrencesAfter } from './occurrences.js';
+import { DEFAULTS, enqueueInputOf, mergeInput, previewValues, recurrenceOf, sameDefinition, type PreviewInput, type ScheduleInput } from './scheduleDefinition.js';
 import * as sql from './scheduleSql.js';
 import type { ScheduleRow, ScheduleValues } from './scheduleSql.js';
 
@@ -131,6 +133,17 @@ export class ScheduleService {
 		return occurrencesAfter(recurrenceOf(schedule, schedule.createdAt), now, count);
 	}
 
+	/**
+	 * The next `count` fire times of a schedule not saved yet, as if it were created now (database
+	 * clock): the checks and the occurrence code of a saved schedule, so the preview is what it
+	 * would do once saved. An interval without startAt counts from now, as a new schedule does.
+	 */
+	async previewFireTimes(input: PreviewInput, count: number): Promise<Date[]> {
+		const values = previewValues(input);
+		const now = await sql.databaseNow(this.deps.pool);
+		return this.occurrences(values, now, now, count);
+	}
+
 	private async change(id: string, work: (tx: PoolClient, current: ScheduleRow) => Promise<ScheduleRow>): Promise<ScheduleRow> {
 		return withTransaction(this.deps.pool, async (tx) => {
 			const current = await sql.getSchedule(tx, id, true);
@@ -169,8 +182,13 @@ export class ScheduleService {
 	/** The first occurrence after `after` (and after the last one fired); null while paused or once ended. */
 	private firstFire(values: ScheduleValues, createdAt: Date, after: Date): Date | null {
 		if (values.paused) return null;
+		return this.occurrences(values, createdAt, after, 1)[0] ?? null;
+	}
+
+	/** Up to `count` occurrences after `after`; a cron that cannot be stepped through in its zone is a 400 on `cron`. */
+	private occurrences(values: ScheduleValues, createdAt: Date, after: Date, count: number): Date[] {
 		try {
-			return nextOccurrence(recurrenceOf(values, createdAt), after);
+			return occurrencesAfter(recurrenceOf(values, createdAt), after, count);
 		} catch (error) {
 			throw invalidField('cron', `has no occurrence that can be computed in ${values.timezone}: ${(error as Error).message}`);
 		}
@@ -182,10 +200,8 @@ export class ScheduleService {
 	 * new definition while one already delivered never does.
 	 */
 	private async withdrawAhead(tx: PoolClient, current: ScheduleRow): Promise<Date | null> {
-		const withdrawn = await sql.withdrawTasksAhead(tx, current.id);
-		const byQueue = new Map<string, string[]>();
-		for (const t of withdrawn) if (t.jobId) byQueue.set(t.queue, [...(byQueue.get(t.queue) ?? []), t.jobId]);
-		for (const [queue, jobIds] of byQueue) await this.deps.dispatch.cancel(tx, queue, jobIds);
+		const withdrawn = await withdrawScheduleTasksAhead(tx, current.id);
+		await cancelDispatchJobs(tx, this.deps.dispatch, withdrawn);
 		if (withdrawn.length === 0) return current.lastFireAt;
 		const earliest = Math.min(...withdrawn.map((t) => t.occurrence.getTime()));
 		return current.lastFireAt && current.lastFireAt.getTime() < earliest ? current.lastFireAt : new Date(earliest - 1);

@@ -167,25 +167,3 @@ export async function previousRuns(db: Queryable, scheduleIds: readonly string[]
 	for (const r of rows) out.set(r.id, r.run);
 	return out;
 }
-
-export interface WithdrawnTask {
-	id: string;
-	queue: string;
-	jobId: string | null;
-	occurrence: Date;
-}
-
-/**
- * Cancels a schedule's tasks that were created ahead of an occurrence still to come (queued, not due
- * yet): pausing, changing or deleting the schedule must hold for that occurrence too. A task
- * already claimed for delivery is left alone.
- */
-export async function withdrawTasksAhead(db: Queryable, scheduleId: string): Promise<WithdrawnTask[]> {
-	const { rows } = await db.query<WithdrawnTask>(
-		`UPDATE tasks SET state = 'cancelled', finished_at = now()
-		 WHERE schedule_id = $1 AND state = 'queued' AND due_at > now() AND created_at > now() - interval '1 day'
-		 RETURNING id, queue, job_id AS "jobId", (schedule->>'occurrence')::timestamptz AS occurrence`,
-		[scheduleId],
-	);
-	return rows;
-}

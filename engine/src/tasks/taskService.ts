@@ -8,13 +8,15 @@ import { conflict, notFound } from '../errors.js';
 import type { CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { listAttempts, type AttemptRow } from './attemptSql.js';
-import { conflictError, EnqueueWriter, prepareTask, writeTasks, type EnqueueInput, type EnqueueLimits } from './enqueue.js';
+import { conflictError, EnqueueWriter, prepareTask, type EnqueueInput, type EnqueueLimits } from './enqueue.js';
+import { debounceLocks, enqueueDebounced, prepareDebounced, writeWithDebounce, type DebouncedTask, type DebounceResult } from './debounce.js';
 import type { TaskState } from './states.js';
 import type { TaskEvents } from './taskEvents.js';
-import { insertDispatchJobs } from './dispatchJobs.js';
+import { cancelDispatchJobs, insertDispatchJobs } from './dispatchJobs.js';
 import * as taskSql from './taskSql.js';
 import type { NewTask } from './taskSql.js';
 import type { TaskRow } from './taskSql.js';
+import type { AttemptView, TaskView, TaskWithAttemptsView } from '../api/schemas/task.js';
 
 export interface TaskServiceDeps {
 	pool: Pool;
@@ -33,8 +35,10 @@ export interface TaskServiceDeps {
 	log?: Logger;
 }
 
-/** The task as the API shows it. */
-export function presentTask(t: TaskRow, attempts?: AttemptRow[]) {
+/** The task as the API shows it (api/schemas/task.ts): with its attempts when they are given. */
+export function presentTask(t: TaskRow): TaskView;
+export function presentTask(t: TaskRow, attempts: AttemptRow[]): TaskWithAttemptsView;
+export function presentTask(t: TaskRow, attempts?: AttemptRow[]): TaskView | TaskWithAttemptsView {
 	return {
 		id: t.id,
 		queue: t.queue,
@@ -53,14 +57,18 @@ export function presentTask(t: TaskRow, attempts?: AttemptRow[]) {
 		...(attempts ? { attempts: attempts.map(presentAttempt) } : {}),
 		result: t.result ?? null,
 		lastError: t.lastError,
+		deadlineAt: t.deadlineAt?.toISOString() ?? null,
+		progress: t.progress ?? null,
 		idempotencyKey: t.idempotencyKey,
+		concurrencyKey: t.concurrencyKey,
+		debounce: t.debounce,
 		url: t.url,
 		...(t.batch ? { batch: t.batch } : {}),
 		...(t.schedule ? { schedule: t.schedule } : {}),
-	};
+	} satisfies TaskView & { attempts?: AttemptView[] };
 }
 
-function presentAttempt(a: AttemptRow) {
+function presentAttempt(a: AttemptRow): AttemptView {
 	return {
 		number: a.number,
 		startedAt: a.startedAt.toISOString(),
@@ -71,6 +79,7 @@ function presentAttempt(a: AttemptRow) {
 		error: a.error,
 		responseSnippet: a.responseSnippet,
 		handlerId: a.handlerId,
+		report: a.report,
 	};
 }
 
@@ -81,32 +90,43 @@ export class TaskService {
 		this.writer = new EnqueueWriter(deps.pool, deps.dispatch, deps.schema, deps.limits.idempotencyWindowSeconds);
 	}
 
-	async enqueue(input: EnqueueInput): Promise<{ task: TaskRow; created: boolean }> {
+	/** `debounced` comes with an enqueue that carried `debounce`: whether it joined a group (tasks/debounce.ts). */
+	async enqueue(input: EnqueueInput): Promise<{ task: TaskRow; created: boolean; debounced?: boolean }> {
 		const queue = await this.deps.resolveQueue(input.queue, 'queue');
-		const result = await this.writer.write(prepareTask(input, queue, this.deps.limits));
+		const task = prepareTask(input, queue, this.deps.limits);
+		const { pool, dispatch, schema, limits } = this.deps;
+		const result = input.debounce
+			? await enqueueDebounced(pool, dispatch, schema, prepareDebounced(input, input.debounce, task, limits), limits)
+			: await this.writer.write(task);
 		if ('conflict' in result) throw conflictError(result.conflict);
-		if (result.created) {
-			this.logChanges('task enqueued', [result.task]);
+		const joined = 'debounced' in result && result.debounced;
+		if (result.created || joined) {
+			this.logChanges(joined ? 'task debounced' : 'task enqueued', [result.task]);
 			this.deps.onEnqueued(input.queue, result.task.url === null);
 		}
 		return result;
 	}
 
 	/** All or nothing: one invalid item or idempotency conflict rejects the call and writes nothing. */
-	async enqueueBulk(inputs: EnqueueInput[]): Promise<{ task: TaskRow; created: boolean }[]> {
+	async enqueueBulk(inputs: EnqueueInput[]): Promise<DebounceResult[]> {
 		const queues = new Map<string, QueueRow>();
-		const prepared: NewTask[] = [];
+		const prepared: (NewTask | DebouncedTask)[] = [];
 		for (const [i, input] of inputs.entries()) {
 			let queue = queues.get(input.queue);
 			if (!queue) queues.set(input.queue, (queue = await this.deps.resolveQueue(input.queue, `tasks[${i}].queue`)));
-			prepared.push(prepareTask(input, queue, this.deps.limits, `tasks[${i}].`));
+			const task = prepareTask(input, queue, this.deps.limits, `tasks[${i}].`);
+			prepared.push(input.debounce ? prepareDebounced(input, input.debounce, task, this.deps.limits, `tasks[${i}].`) : task);
 		}
-		const results = await withTransaction(this.deps.pool, async (tx) => {
-			const written = await writeTasks(tx, this.deps.dispatch, this.deps.schema, prepared, this.deps.limits.idempotencyWindowSeconds, (i) => `tasks[${i}].`);
-			const conflicts = written.flatMap((r) => ('conflict' in r ? [r.conflict] : []));
-			if (conflicts.length > 0) throw conflictError(conflicts[0], conflicts.slice(1));
-			return written as { task: TaskRow; created: boolean }[];
-		});
+		const results = await withTransaction(
+			this.deps.pool,
+			async (tx) => {
+				const written = await writeWithDebounce(tx, this.deps.dispatch, this.deps.schema, prepared, this.deps.limits, (i) => `tasks[${i}].`);
+				const conflicts = written.flatMap((r) => ('conflict' in r ? [r.conflict] : []));
+				if (conflicts.length > 0) throw conflictError(conflicts[0], conflicts.slice(1));
+				return written as DebounceResult[];
+			},
+			{ advisoryLocks: debounceLocks(this.deps.schema, prepared) },
+		);
 		this.logChanges('task enqueued', results.filter((r) => r.created).map((r) => r.task));
 		for (const queue of queues.keys()) this.deps.onEnqueued(queue);
 		return results;
@@ -118,7 +138,7 @@ export class TaskService {
 		return { task, attempts: await listAttempts(this.deps.pool, id) };
 	}
 
-	async list(filter: { queue?: string; state?: TaskState; name?: string; after: CreatedAtPosition | null; limit: number }) {
+	async list(filter: { queue?: string; state?: TaskState; name?: string; idempotencyKey?: string; after: CreatedAtPosition | null; limit: number }) {
 		const rows = await taskSql.listTasks(this.deps.pool, { ...filter, limit: filter.limit + 1 });
 		const items = rows.slice(0, filter.limit);
 		const last = items[items.length - 1];
@@ -136,7 +156,7 @@ export class TaskService {
 					{ field: 'id', message: `task is ${current.state}` },
 				]);
 			}
-			if (cancelled.jobId) await this.deps.dispatch.cancel(tx, cancelled.queue, [cancelled.jobId]);
+			await cancelDispatchJobs(tx, this.deps.dispatch, [cancelled]);
 			return cancelled;
 		});
 		this.logChanges('task cancelled', [task]);

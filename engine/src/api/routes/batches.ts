@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { BATCH_STATES, type BatchState } from '../../batches/batchSql.js';
 import type { BatchService } from '../../batches/batchService.js';
 import { presentBatch } from '../../batches/batchView.js';
 import { decodeCreatedAtCursor, encodeCreatedAtCursor } from '../cursors.js';
-import { BOUNDED_NESTING, Cursor, ErrorBody, errorResponses, JsonValue, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { Batch } from '../schemas/batch.js';
+import { BOUNDED_NESTING, Cursor, ErrorBody, errorResponses, JsonValue, Nullable, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
 
 const Items = Type.Array(JsonValue(), { minItems: 1, description: 'Any JSON values (each nested at most PAYLOAD_MAX_DEPTH levels); each chunk delivers `chunkSize` of them in `payload.items`' });
 
@@ -26,33 +27,8 @@ const CreateBody = Type.Object(
 	},
 	{ additionalProperties: false },
 );
-type CreateBody = Static<typeof CreateBody>;
 
 const ItemsBody = Type.Object({ items: Items }, { additionalProperties: false });
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-
-const Batch = Type.Object({
-	id: Type.String(),
-	queue: Type.String(),
-	name: Type.String(),
-	state: Type.Enum(BATCH_STATES),
-	totalItems: Type.Integer(),
-	totalChunks: Type.Integer(),
-	items: Type.Object({ processed: Type.Integer(), failed: Type.Integer() }),
-	chunks: Type.Object({ completed: Type.Integer(), failed: Type.Integer(), active: Type.Integer(), pending: Type.Integer(), cancelled: Type.Integer() }),
-	chunkSize: Type.Integer(),
-	concurrency: Type.Integer(),
-	delayBetweenChunksSeconds: Type.Number(),
-	url: Nullable(Type.String()),
-	callbackUrl: Nullable(Type.String()),
-	runs: Type.Integer({ description: 'How many times the batch finished (the first run, then each retry-failed run)' }),
-	createdAt: Type.String(),
-	startedAt: Nullable(Type.String()),
-	finishedAt: Nullable(Type.String()),
-	throughputPerSecond: Nullable(Type.Number()),
-	etaSeconds: Nullable(Type.Integer()),
-});
 
 const Accepted = Type.Object({ id: Type.String(), state: Type.Enum(BATCH_STATES), totalItems: Type.Integer(), totalChunks: Type.Integer() });
 
@@ -76,12 +52,12 @@ const accepted = (b: { id: string; state: BatchState; totalItems: number; totalC
 });
 
 /** /v1/batches: create (whole or in pages), live counters, list, cancel, retry the failed chunks. */
-export function batchRoutes(batches: BatchService) {
-	return async (app: FastifyInstance) => {
+export function batchRoutes(batches: BatchService): FastifyPluginAsyncTypebox {
+	return async (app) => {
 		const tags = ['batches'];
 		const byId = { tags, params: IdParams };
 
-		app.post<{ Body: CreateBody }>(
+		app.post(
 			'/v1/batches',
 			{
 				schema: {
@@ -94,25 +70,25 @@ export function batchRoutes(batches: BatchService) {
 			async (request, reply) => reply.code(202).send(accepted(await batches.create(request.body))),
 		);
 
-		app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ItemsBody> }>(
+		app.post(
 			'/v1/batches/:id/items',
 			{ schema: { ...byId, summary: 'Add a page of items to an open batch (409 once started)', body: ItemsBody, response: { 200: Accepted, ...errorResponses } } },
 			async (request) => accepted(await batches.addItems(request.params.id, request.body.items)),
 		);
 
-		app.post<{ Params: Static<typeof IdParams> }>(
+		app.post(
 			'/v1/batches/:id/start',
 			{ schema: { ...byId, summary: 'Start an open batch', response: { 200: Batch, ...errorResponses } } },
 			async (request) => presentBatch(await batches.start(request.params.id)),
 		);
 
-		app.get<{ Params: Static<typeof IdParams> }>(
+		app.get(
 			'/v1/batches/:id',
 			{ schema: { ...byId, summary: 'A batch with its counters, throughput and ETA', response: { 200: Batch, ...errorResponses } } },
 			async (request) => presentBatch(await batches.get(request.params.id)),
 		);
 
-		app.get<{ Querystring: Static<typeof ListQuery> }>(
+		app.get(
 			'/v1/batches',
 			{
 				schema: {
@@ -124,18 +100,18 @@ export function batchRoutes(batches: BatchService) {
 			},
 			async (request) => {
 				const q = request.query;
-				const page = await batches.list({ queue: q.queue, state: q.state as BatchState | undefined, after: decodeCreatedAtCursor(q.cursor), limit: q.limit ?? 50 });
+				const page = await batches.list({ queue: q.queue, state: q.state, after: decodeCreatedAtCursor(q.cursor), limit: q.limit ?? 50 });
 				return { items: page.items.map(presentBatch), nextCursor: encodeCreatedAtCursor(page.next) };
 			},
 		);
 
-		app.post<{ Params: Static<typeof IdParams> }>(
+		app.post(
 			'/v1/batches/:id/cancel',
 			{ schema: { ...byId, summary: 'Cancel: chunks not started are cancelled, chunks being delivered finish', response: { 200: Batch, ...errorResponses } } },
 			async (request) => presentBatch(await batches.cancel(request.params.id)),
 		);
 
-		app.post<{ Params: Static<typeof IdParams> }>(
+		app.post(
 			'/v1/batches/:id/retry-failed',
 			{ schema: { ...byId, summary: 'Run only the failed chunks again; the batch calls back again when they finish', response: { 200: Batch, ...errorResponses } } },
 			async (request) => presentBatch(await batches.retryFailed(request.params.id)),

@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { REDRIVE_LIMIT, type DeadLetterService } from '../../tasks/deadLetterService.js';
 import { ErrorBody, errorResponses, QueueName, Uuid } from '../schemas/common.js';
 
@@ -11,7 +11,6 @@ const Selector = Type.Object(
 	},
 	{ additionalProperties: false },
 );
-type Selector = Static<typeof Selector>;
 
 const Group = Type.Object({
 	signature: Type.String(),
@@ -26,10 +25,10 @@ const Group = Type.Object({
 });
 
 /** /v1/dead-letters: failed tasks grouped by cause, redrive and discard. */
-export function deadLetterRoutes(deadLetters: DeadLetterService) {
-	return async (app: FastifyInstance) => {
+export function deadLetterRoutes(deadLetters: DeadLetterService): FastifyPluginAsyncTypebox {
+	return async (app) => {
 		const tags = ['dead letters'];
-		app.get<{ Querystring: { queue?: string } }>(
+		app.get(
 			'/v1/dead-letters',
 			{
 				schema: {
@@ -45,7 +44,7 @@ export function deadLetterRoutes(deadLetters: DeadLetterService) {
 			},
 		);
 
-		app.post<{ Body: Selector }>(
+		app.post(
 			'/v1/dead-letters/redrive',
 			{
 				schema: {
@@ -68,7 +67,7 @@ export function deadLetterRoutes(deadLetters: DeadLetterService) {
 			},
 		);
 
-		app.delete<{ Body: Selector }>(
+		app.delete(
 			'/v1/dead-letters',
 			{
 				schema: {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 
 export interface Readiness {
@@ -14,8 +14,8 @@ const ReadinessBody = Type.Object({
 });
 
 /** Liveness and readiness probes: no key needed, cheap, never cached. */
-export function healthRoutes(readiness: Readiness) {
-	return async (app: FastifyInstance) => {
+export function healthRoutes(readiness: Readiness): FastifyPluginAsyncTypebox {
+	return async (app) => {
 		app.get(
 			'/v1/health',
 			{ schema: { tags: ['health'], summary: 'Liveness', security: [], response: { 200: Liveness } } },

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { HealthService } from '../../health/healthService.js';
 import { DEFAULT_THRESHOLDS } from '../../health/queueStatus.js';
@@ -14,7 +14,7 @@ const HealthQuery = Type.Object(
 	},
 	{ additionalProperties: false },
 );
-/** Ajv fills in every default, so the handler sees them all. */
+/** Ajv fills in every default, so the handler sees them all (the schema's own type has them optional). */
 type HealthQuery = Required<Static<typeof HealthQuery>>;
 
 const Status = Type.Enum(['ok', 'warning', 'critical']);
@@ -49,6 +49,13 @@ const QueueHealthBody = Type.Object({
 		{ count: Type.Integer(), healthy: Type.Integer(), successRate: Nullable },
 		{ description: 'Handlers receiving the queue\'s tasks (production ones, or test-mode ones while there is no production handler); success rate of their attempts within the window' },
 	),
+	async: Type.Object(
+		{ open: Type.Integer(), missedDeadlinesLastHour: Type.Integer() },
+		{ description: 'Attempts the handler answered with 202 and has not reported on yet; async attempts that ended at their deadline without a report in the last hour' },
+	),
+	throttled: Type.Array(Type.Object({ key: Type.Union([Type.String(), Type.Null()]), until: Type.String() }), {
+		description: "Keys a handler's 429/503 with Retry-After holds back, and until when (key null: the whole queue); at most 100, latest first",
+	}),
 	paused: Type.Boolean(),
 });
 
@@ -71,9 +78,9 @@ const AllQueuesBody = Type.Object({
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
 
 /** Queue health (README, "Queue health and metrics"): current figures and a status from the caller's thresholds. */
-export function queueHealthRoutes(health: HealthService) {
-	return async (app: FastifyInstance) => {
-		app.get<{ Params: { name: string }; Querystring: HealthQuery }>(
+export function queueHealthRoutes(health: HealthService): FastifyPluginAsyncTypebox {
+	return async (app) => {
+		app.get(
 			'/v1/queues/:name/health',
 			{
 				schema: {
@@ -84,9 +91,9 @@ export function queueHealthRoutes(health: HealthService) {
 					response: { 200: QueueHealthBody, ...errors },
 				},
 			},
-			async (request) => health.queue(request.params.name, request.query),
+			async (request) => health.queue(request.params.name, request.query as HealthQuery),
 		);
-		app.get<{ Querystring: HealthQuery }>(
+		app.get(
 			'/v1/health/queues',
 			{
 				schema: {
@@ -96,7 +103,7 @@ export function queueHealthRoutes(health: HealthService) {
 					response: { 200: AllQueuesBody, ...errors },
 				},
 			},
-			async (request) => health.allQueues(request.query),
+			async (request) => health.allQueues(request.query as HealthQuery),
 		);
 	};
 }

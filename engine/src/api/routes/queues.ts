@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { presentHandler, presentQueue, type QueueService } from '../../queues/queueService.js';
 import { decodeNameCursor, encodeNameCursor } from '../cursors.js';
-import { ErrorBody, errorResponses, ListQuery, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { AsyncTimeoutSeconds, ErrorBody, errorResponses, ListQuery, NoContent, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, Uuid } from '../schemas/common.js';
+import { HandlerResponse, QueueResponse } from '../schemas/queue.js';
 
 const RateLimit = Type.Object(
 	{
@@ -15,32 +16,24 @@ const RateLimit = Type.Object(
 const QueueFields = {
 	retry: Type.Optional(RetryPolicyInput),
 	timeoutSeconds: Type.Optional(Type.Union([TimeoutSeconds, Type.Null()])),
+	asyncTimeoutSeconds: Type.Optional(Type.Union([AsyncTimeoutSeconds, Type.Null()])),
 	priority: Type.Optional(Type.Union([Priority, Type.Null()])),
 	concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Deliveries in flight across all engines (default 10)' })),
 	rateLimit: Type.Optional(Type.Union([RateLimit, Type.Null()])),
+	keyConcurrency: Type.Optional(
+		Type.Union([Type.Integer({ minimum: 1, maximum: 10_000, description: 'At most this many active tasks per concurrencyKey, across all engines (1: one at a time per key)' }), Type.Null()]),
+	),
+	keyRateLimit: Type.Optional(Type.Union([RateLimit, Type.Null()], { description: 'At most `max` tasks of one concurrencyKey start per `periodSeconds` (fixed window)' })),
 	paused: Type.Optional(Type.Boolean()),
 };
 
 const CreateQueueBody = Type.Object({ name: QueueName, ...QueueFields }, { additionalProperties: false });
 const UpdateQueueBody = Type.Object(QueueFields, { additionalProperties: false });
 
-const QueueResponse = Type.Object({
-	name: Type.String(),
-	retry: Type.Object({}, { additionalProperties: true }),
-	timeoutSeconds: Type.Union([Type.Integer(), Type.Null()]),
-	priority: Type.Union([Type.Integer(), Type.Null()]),
-	concurrency: Type.Integer(),
-	rateLimit: Type.Union([Type.Object({ max: Type.Integer(), periodSeconds: Type.Integer() }), Type.Null()]),
-	paused: Type.Boolean(),
-	secret: Type.Optional(Type.String({ description: 'Signing secret of tasks sent to their own url (whsec_…); only for keys with scope admin' })),
-	createdAt: Type.String(),
-	updatedAt: Type.String(),
-});
-
 const HandlerBody = Type.Object(
 	{
 		url: Type.String({ minLength: 1, maxLength: 2048 }),
-		events: Type.Optional(Type.Array(Type.Enum(['task', 'batch']), { minItems: 1, maxItems: 2, uniqueItems: true })),
+		events: Type.Optional(Type.Array(Type.Enum(['task', 'batch', 'dead_letter']), { minItems: 1, maxItems: 3, uniqueItems: true })),
 		mode: Type.Optional(Type.Enum(['production', 'test'])),
 		confirm: Type.Optional(
 			Type.Boolean({
@@ -52,27 +45,15 @@ const HandlerBody = Type.Object(
 	{ additionalProperties: false },
 );
 
-const HandlerResponse = Type.Object({
-	id: Type.String(),
-	queue: Type.String(),
-	url: Type.String(),
-	events: Type.Array(Type.String()),
-	mode: Type.String(),
-	confirm: Type.Boolean(),
-	secret: Type.Optional(Type.String({ description: 'Signing secret of deliveries to this handler (whsec_…); left out for keys with scope read' })),
-	healthy: Type.Boolean(),
-	createdAt: Type.String(),
-});
-
 const NameParams = Type.Object({ name: QueueName });
 const HandlerParams = Type.Object({ name: QueueName, id: Uuid });
 
 /** /v1/queues and their handlers. */
-export function queueRoutes(queues: QueueService) {
-	return async (app: FastifyInstance) => {
+export function queueRoutes(queues: QueueService): FastifyPluginAsyncTypebox {
+	return async (app) => {
 		const tags = ['queues'];
 
-		app.post<{ Body: Static<typeof CreateQueueBody> }>(
+		app.post(
 			'/v1/queues',
 			{ schema: { tags, summary: 'Create a queue', body: CreateQueueBody, response: { 201: QueueResponse, ...errorResponses } } },
 			async (request, reply) => {
@@ -81,7 +62,7 @@ export function queueRoutes(queues: QueueService) {
 			},
 		);
 
-		app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+		app.get(
 			'/v1/queues',
 			{
 				schema: {
@@ -97,13 +78,13 @@ export function queueRoutes(queues: QueueService) {
 			},
 		);
 
-		app.get<{ Params: Static<typeof NameParams> }>(
+		app.get(
 			'/v1/queues/:name',
 			{ schema: { tags, summary: 'Get a queue', params: NameParams, response: { 200: QueueResponse, ...errorResponses } } },
 			async (request) => presentQueue(await queues.get(request.params.name)),
 		);
 
-		app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof UpdateQueueBody> }>(
+		app.put(
 			'/v1/queues/:name',
 			{
 				schema: {
@@ -117,7 +98,7 @@ export function queueRoutes(queues: QueueService) {
 			async (request) => presentQueue(await queues.update(request.params.name, request.body)),
 		);
 
-		app.delete<{ Params: Static<typeof NameParams>; Querystring: { force?: boolean } }>(
+		app.delete(
 			'/v1/queues/:name',
 			{
 				schema: {
@@ -125,7 +106,7 @@ export function queueRoutes(queues: QueueService) {
 					summary: 'Delete a queue (409 while it has unfinished tasks, unless force=true)',
 					params: NameParams,
 					querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-					response: { 204: Type.Null(), ...errorResponses },
+					response: { 204: NoContent, ...errorResponses },
 				},
 			},
 			async (request, reply) => {
@@ -135,7 +116,7 @@ export function queueRoutes(queues: QueueService) {
 		);
 
 		for (const action of ['pause', 'resume'] as const) {
-			app.post<{ Params: Static<typeof NameParams> }>(
+			app.post(
 				`/v1/queues/:name/${action}`,
 				{
 					schema: {
@@ -149,7 +130,7 @@ export function queueRoutes(queues: QueueService) {
 			);
 		}
 
-		app.post<{ Params: Static<typeof NameParams> }>(
+		app.post(
 			'/v1/queues/:name/rotate-secret',
 			{
 				schema: {
@@ -163,7 +144,7 @@ export function queueRoutes(queues: QueueService) {
 		);
 
 		const handlerTags = ['handlers'];
-		app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof HandlerBody> }>(
+		app.post(
 			'/v1/queues/:name/handlers',
 			{
 				schema: {
@@ -180,7 +161,7 @@ export function queueRoutes(queues: QueueService) {
 			},
 		);
 
-		app.get<{ Params: Static<typeof NameParams> }>(
+		app.get(
 			'/v1/queues/:name/handlers',
 			{
 				schema: {
@@ -193,15 +174,15 @@ export function queueRoutes(queues: QueueService) {
 			async (request) => ({ items: (await queues.listHandlers(request.params.name)).map(presentHandler), nextCursor: null }),
 		);
 
-		app.get<{ Params: Static<typeof HandlerParams> }>(
+		app.get(
 			'/v1/queues/:name/handlers/:id',
 			{ schema: { tags: handlerTags, summary: 'Get a handler', params: HandlerParams, response: { 200: HandlerResponse, ...errorResponses } } },
 			async (request) => presentHandler(await queues.getHandler(request.params.name, request.params.id)),
 		);
 
-		app.delete<{ Params: Static<typeof HandlerParams> }>(
+		app.delete(
 			'/v1/queues/:name/handlers/:id',
-			{ schema: { tags: handlerTags, summary: 'Remove a handler', params: HandlerParams, response: { 204: Type.Null(), ...errorResponses } } },
+			{ schema: { tags: handlerTags, summary: 'Remove a handler', params: HandlerParams, response: { 204: NoContent, ...errorResponses } } },
 			async (request, reply) => {
 				await queues.removeHandler(request.params.name, request.params.id);
 				return reply.code(204).send();

@@ -1,16 +1,21 @@
-import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { presentSchedule } from '../../schedules/scheduleDefinition.js';
 import type { ScheduleService } from '../../schedules/scheduleService.js';
 import { presentTask } from '../../tasks/taskService.js';
 import { decodeNameCursor, encodeNameCursor } from '../cursors.js';
-import { ErrorBody, errorResponses, JsonValue, ListQuery, Priority, QueueName, RetryPolicyInput, SCHEDULE_NAME_PATTERN, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+import { Schedule } from '../schemas/schedule.js';
+import { ErrorBody, errorResponses, JsonValue, ListQuery, NoContent, Nullable, Priority, QueueName, RetryPolicyInput, SCHEDULE_NAME_PATTERN, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
 
 const ScheduleName = Type.String({ minLength: 1, maxLength: 200, pattern: SCHEDULE_NAME_PATTERN, description: 'Unique; 1–200 characters, no "/"' });
 // The same bounds as a task's name in POST /v1/tasks.
 const TaskName = taskNameSchema("Name of the tasks it creates (default: the schedule's name)");
+
+// When a schedule fires: the same bounds for a saved schedule and a preview.
+const Cron = Type.String({ minLength: 1, maxLength: 200, description: '5 fields, or 6 with seconds first; evaluated in `timezone`' });
+const EverySeconds = Type.Integer({ minimum: 1, maximum: 366 * 86400, description: 'Fixed interval, counted from startAt (else from creation)' });
+const Timezone = Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone of the cron expression (default UTC)' });
+const Instant = Type.String({ format: 'date-time' });
 
 /** Every field but `name`; null clears an optional field on update. */
 const ScheduleFields = {
@@ -21,11 +26,11 @@ const ScheduleFields = {
 	priority: Type.Optional(Nullable(Priority)),
 	retry: Type.Optional(Nullable(RetryPolicyInput)),
 	timeoutSeconds: Type.Optional(Nullable(TimeoutSeconds)),
-	cron: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: '5 fields, or 6 with seconds first; evaluated in `timezone`' }))),
-	everySeconds: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 366 * 86400, description: 'Fixed interval, counted from startAt (else from creation)' }))),
-	timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone of the cron expression (default UTC)' })),
-	startAt: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
-	endAt: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+	cron: Type.Optional(Nullable(Cron)),
+	everySeconds: Type.Optional(Nullable(EverySeconds)),
+	timezone: Type.Optional(Timezone),
+	startAt: Type.Optional(Nullable(Instant)),
+	endAt: Type.Optional(Nullable(Instant)),
 	misfire: Type.Optional(Type.Enum(['skip', 'run_once'], { description: 'Occurrences missed while no engine ran: skip (default) or run the latest once' })),
 	overlap: Type.Optional(Type.Enum(['allow', 'skip'], { description: "skip: don't fire while the previous task is queued, active or retrying" })),
 	paused: Type.Optional(Type.Boolean()),
@@ -34,32 +39,20 @@ const ScheduleFields = {
 const CreateBody = Type.Object({ ...ScheduleFields, name: ScheduleName, queue: QueueName }, { additionalProperties: false });
 const UpdateBody = Type.Object({ ...ScheduleFields, name: Type.Optional(ScheduleName) }, { additionalProperties: false });
 const UpsertBody = Type.Object(ScheduleFields, { additionalProperties: false });
-type CreateBody = Static<typeof CreateBody>;
-type UpdateBody = Static<typeof UpdateBody>;
 
-const Schedule = Type.Object({
-	id: Type.String(),
-	name: Type.String(),
-	queue: Type.String(),
-	taskName: Type.String(),
-	payload: Type.Unknown(),
-	url: Nullable(Type.String()),
-	priority: Nullable(Type.Integer()),
-	retry: Nullable(Type.Object({}, { additionalProperties: true })),
-	timeoutSeconds: Nullable(Type.Integer()),
-	cron: Nullable(Type.String()),
-	everySeconds: Nullable(Type.Integer()),
-	timezone: Type.String(),
-	startAt: Nullable(Type.String()),
-	endAt: Nullable(Type.String()),
-	misfire: Type.String(),
-	overlap: Type.String(),
-	paused: Type.Boolean(),
-	nextFireAt: Nullable(Type.String({ description: 'Next occurrence not yet handed to the queue (UTC); null while paused or ended' })),
-	lastFireAt: Nullable(Type.String()),
-	createdAt: Type.String(),
-	updatedAt: Type.String(),
-});
+/** A schedule not saved yet: only when it fires. */
+const PreviewBody = Type.Object(
+	{
+		cron: Type.Optional(Cron),
+		everySeconds: Type.Optional(EverySeconds),
+		timezone: Type.Optional(Timezone),
+		startAt: Type.Optional(Instant),
+		endAt: Type.Optional(Instant),
+		count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'How many fire times (default 5)' })),
+	},
+	{ additionalProperties: false, description: 'One of cron and everySeconds, as for a schedule' },
+);
+const FireTimes = Type.Object({ fireTimes: Type.Array(Type.String({ description: 'UTC, ISO 8601' })) });
 
 const IdParams = Type.Object({ id: Uuid });
 const NameParams = Type.Object({ name: ScheduleName });
@@ -67,17 +60,33 @@ const ListSchedulesQuery = Type.Object({ ...ListQuery, queue: Type.Optional(Queu
 const NextQuery = Type.Object({ count: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) }, { additionalProperties: false });
 
 /** /v1/schedules: cron or interval schedules that turn each occurrence into one task. */
-export function scheduleRoutes(schedules: ScheduleService) {
-	return async (app: FastifyInstance) => {
+export function scheduleRoutes(schedules: ScheduleService): FastifyPluginAsyncTypebox {
+	return async (app) => {
 		const tags = ['schedules'];
 
-		app.post<{ Body: CreateBody }>(
+		app.post(
 			'/v1/schedules',
 			{ schema: { tags, summary: 'Create a schedule (409 schedule_exists when the name is taken)', body: CreateBody, response: { 201: Schedule, ...errorResponses } } },
 			async (request, reply) => reply.code(201).send(presentSchedule(await schedules.create(request.body))),
 		);
 
-		app.get<{ Querystring: Static<typeof ListSchedulesQuery> }>(
+		app.post(
+			'/v1/schedules/preview',
+			{
+				schema: {
+					tags,
+					summary: 'The next fire times (UTC) of a schedule before it is saved, as if created now; saves nothing',
+					body: PreviewBody,
+					response: { 200: FireTimes, 400: ErrorBody, 401: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody },
+				},
+			},
+			async (request) => {
+				const { count, ...when } = request.body;
+				return { fireTimes: (await schedules.previewFireTimes(when, count ?? 5)).map((d) => d.toISOString()) };
+			},
+		);
+
+		app.get(
 			'/v1/schedules',
 			{
 				schema: {
@@ -94,13 +103,13 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			},
 		);
 
-		app.get<{ Params: Static<typeof IdParams> }>(
+		app.get(
 			'/v1/schedules/:id',
 			{ schema: { tags, summary: 'Get a schedule', params: IdParams, response: { 200: Schedule, ...errorResponses } } },
 			async (request) => presentSchedule(await schedules.get(request.params.id)),
 		);
 
-		app.put<{ Params: Static<typeof IdParams>; Body: UpdateBody }>(
+		app.put(
 			'/v1/schedules/:id',
 			{
 				schema: {
@@ -114,13 +123,13 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			async (request) => presentSchedule(await schedules.update(request.params.id, request.body)),
 		);
 
-		app.get<{ Params: Static<typeof NameParams> }>(
+		app.get(
 			'/v1/schedules/by-name/:name',
 			{ schema: { tags, summary: 'Get a schedule by its name', params: NameParams, response: { 200: Schedule, ...errorResponses } } },
 			async (request) => presentSchedule(await schedules.getByName(request.params.name)),
 		);
 
-		app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof UpsertBody> }>(
+		app.put(
 			'/v1/schedules/by-name/:name',
 			{
 				schema: {
@@ -137,9 +146,9 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			},
 		);
 
-		app.delete<{ Params: Static<typeof IdParams> }>(
+		app.delete(
 			'/v1/schedules/:id',
-			{ schema: { tags, summary: 'Delete a schedule (its past tasks stay)', params: IdParams, response: { 204: Type.Null(), ...errorResponses } } },
+			{ schema: { tags, summary: 'Delete a schedule (its past tasks stay)', params: IdParams, response: { 204: NoContent, ...errorResponses } } },
 			async (request, reply) => {
 				await schedules.delete(request.params.id);
 				return reply.code(204).send();
@@ -147,7 +156,7 @@ export function scheduleRoutes(schedules: ScheduleService) {
 		);
 
 		for (const action of ['pause', 'resume'] as const) {
-			app.post<{ Params: Static<typeof IdParams> }>(
+			app.post(
 				`/v1/schedules/:id/${action}`,
 				{
 					schema: {
@@ -161,7 +170,7 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			);
 		}
 
-		app.post<{ Params: Static<typeof IdParams> }>(
+		app.post(
 			'/v1/schedules/:id/run',
 			{
 				schema: {
@@ -174,7 +183,7 @@ export function scheduleRoutes(schedules: ScheduleService) {
 			async (request, reply) => reply.code(201).send(presentTask(await schedules.runNow(request.params.id))),
 		);
 
-		app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof NextQuery> }>(
+		app.get(
 			'/v1/schedules/:id/next',
 			{
 				schema: {
@@ -182,7 +191,7 @@ export function scheduleRoutes(schedules: ScheduleService) {
 					summary: 'The next fire times from now (UTC), count 1–100 (default 10)',
 					params: IdParams,
 					querystring: NextQuery,
-					response: { 200: Type.Object({ fireTimes: Type.Array(Type.String()) }), ...errorResponses },
+					response: { 200: FireTimes, ...errorResponses },
 				},
 			},
 			async (request) => ({ fireTimes: (await schedules.nextFireTimes(request.params.id, request.query.count ?? 10)).map((d) => d.toISOString()) }),

@@ -1,9 +1,12 @@
-import type { FastifyInstance } from 'fastify';
-import { Type, type Static } from 'typebox';
-import { TASK_STATES, type TaskState } from '../../tasks/states.js';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { invalidField } from '../../errors.js';
+import { TASK_STATES } from '../../tasks/states.js';
 import { presentTask, type TaskService } from '../../tasks/taskService.js';
 import { decodeCreatedAtCursor, encodeCreatedAtCursor } from '../cursors.js';
-import { Cursor, ErrorBody, errorResponses, JsonValue, Priority, QueueName, RetryPolicy, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
+import { Debounce } from '../schemas/debounce.js';
+import { AsyncTimeoutSeconds, ConcurrencyKey, Cursor, ErrorBody, errorResponses, JsonValue, Nullable, Priority, QueueName, RetryPolicyInput, TimeoutSeconds, taskNameSchema, Uuid } from '../schemas/common.js';
+import { Task, TaskFields, TaskWithAttempts } from '../schemas/task.js';
 
 const TaskName = taskNameSchema('Task type, e.g. send-email');
 
@@ -19,51 +22,17 @@ const EnqueueBody = Type.Object(
 		idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 		retry: Type.Optional(RetryPolicyInput),
 		timeoutSeconds: Type.Optional(TimeoutSeconds),
+		asyncTimeoutSeconds: Type.Optional(AsyncTimeoutSeconds),
+		concurrencyKey: Type.Optional(ConcurrencyKey),
+		debounce: Type.Optional(Debounce),
 	},
 	{ additionalProperties: false },
 );
-type EnqueueBody = Static<typeof EnqueueBody>;
 
 const BulkBody = Type.Object({ tasks: Type.Array(EnqueueBody, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false });
 
-const Attempt = Type.Object({
-	number: Type.Integer(),
-	startedAt: Type.String(),
-	durationMs: Type.Union([Type.Integer(), Type.Null()]),
-	outcome: Type.String(),
-	statusCode: Type.Union([Type.Integer(), Type.Null()]),
-	errorClass: Type.Union([Type.String(), Type.Null()]),
-	error: Type.Union([Type.String(), Type.Null()]),
-	responseSnippet: Type.Union([Type.String(), Type.Null()]),
-	handlerId: Type.Union([Type.String(), Type.Null()]),
-});
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-
-const TaskFields = {
-	id: Type.String(),
-	queue: Type.String(),
-	name: Type.String(),
-	state: Type.Enum(TASK_STATES),
-	payload: Type.Unknown(),
-	priority: Type.Integer(),
-	retry: RetryPolicy,
-	timeoutSeconds: Type.Integer(),
-	maxAttempts: Type.Integer(),
-	dueAt: Type.String(),
-	createdAt: Type.String(),
-	startedAt: Nullable(Type.String()),
-	finishedAt: Nullable(Type.String()),
-	attemptCount: Type.Integer(),
-	result: Type.Unknown(),
-	lastError: Nullable(Type.String()),
-	idempotencyKey: Nullable(Type.String()),
-	url: Nullable(Type.String()),
-	batch: Type.Optional(Type.Object({ id: Type.String(), chunkIndex: Type.Integer(), totalChunks: Type.Integer() })),
-	schedule: Type.Optional(Type.Object({ id: Type.String(), name: Type.String(), occurrence: Type.String() })),
-};
-const Task = Type.Object(TaskFields);
-const TaskWithAttempts = Type.Object({ ...TaskFields, attempts: Type.Array(Attempt) });
+const Debounced = Type.Boolean({ description: 'With `debounce`: true when this enqueue joined the waiting task of its group (200), false when it opened a group (201)' });
+const EnqueuedTask = Type.Object({ ...TaskFields, debounced: Type.Optional(Debounced) });
 
 const IdParams = Type.Object({ id: Uuid });
 
@@ -72,6 +41,7 @@ const ListQuery = Type.Object(
 		queue: Type.Optional(QueueName),
 		state: Type.Optional(Type.Enum(TASK_STATES)),
 		name: Type.Optional(TaskName),
+		idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'The task holding this key in `queue` (required with it): at most one item' })),
 		limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
 		cursor: Type.Optional(Cursor),
 	},
@@ -79,55 +49,64 @@ const ListQuery = Type.Object(
 );
 
 /** /v1/tasks: enqueue (one or bulk), get with attempts, list, cancel, retry. */
-export function taskRoutes(tasks: TaskService) {
-	return async (app: FastifyInstance) => {
+export function taskRoutes(tasks: TaskService): FastifyPluginAsyncTypebox {
+	return async (app) => {
 		const tags = ['tasks'];
 
-		app.post<{ Body: EnqueueBody }>(
+		app.post(
 			'/v1/tasks',
 			{
 				schema: {
 					tags,
-					summary: 'Enqueue a task (201; 200 with the original task for a repeated idempotency key)',
+					summary: 'Enqueue a task (201; 200 with the original task for a repeated idempotency key, or with the waiting task a debounced enqueue joined)',
 					body: EnqueueBody,
-					response: { 200: Task, 201: Task, ...errorResponses },
+					response: { 200: EnqueuedTask, 201: EnqueuedTask, ...errorResponses },
 				},
 			},
 			async (request, reply) => {
-				const { task, created } = await tasks.enqueue(request.body);
-				return reply.code(created ? 201 : 200).send(presentTask(task));
+				const { task, created, debounced } = await tasks.enqueue(request.body);
+				return reply.code(created ? 201 : 200).send({ ...presentTask(task), ...(debounced === undefined ? {} : { debounced }) });
 			},
 		);
 
-		app.post<{ Body: Static<typeof BulkBody> }>(
+		app.post(
 			'/v1/tasks/bulk',
 			{
 				schema: {
 					tags,
 					summary: 'Enqueue up to 1,000 tasks at once, all or nothing',
 					body: BulkBody,
-					response: { 201: Type.Object({ items: Type.Array(Type.Object({ ...TaskFields, created: Type.Boolean() })) }), ...errorResponses },
+					response: { 201: Type.Object({ items: Type.Array(Type.Object({ ...TaskFields, created: Type.Boolean(), debounced: Debounced })) }), ...errorResponses },
 				},
 			},
 			async (request, reply) => {
 				const results = await tasks.enqueueBulk(request.body.tasks);
-				return reply.code(201).send({ items: results.map((r) => ({ ...presentTask(r.task), created: r.created })) });
+				return reply.code(201).send({ items: results.map((r) => ({ ...presentTask(r.task), created: r.created, debounced: r.debounced })) });
 			},
 		);
 
-		app.get<{ Querystring: Static<typeof ListQuery> }>(
+		app.get(
 			'/v1/tasks',
 			{
 				schema: {
 					tags,
-					summary: 'List tasks, newest first, filtered by queue, state and name',
+					summary: 'List tasks, newest first, filtered by queue, state and name; or find one by queue and idempotencyKey',
 					querystring: ListQuery,
 					response: { 200: Type.Object({ items: Type.Array(Task), nextCursor: Nullable(Type.String()) }), 400: ErrorBody, 401: ErrorBody },
 				},
 			},
 			async (request) => {
 				const q = request.query;
-				const page = await tasks.list({ queue: q.queue, state: q.state as TaskState | undefined, name: q.name, after: decodeCreatedAtCursor(q.cursor), limit: q.limit ?? 50 });
+				// Keys are scoped to a queue (two queues may hold the same key).
+				if (q.idempotencyKey !== undefined && q.queue === undefined) throw invalidField('querystring.queue', 'is required with idempotencyKey (keys are scoped to a queue)');
+				const page = await tasks.list({
+					queue: q.queue,
+					state: q.state,
+					name: q.name,
+					idempotencyKey: q.idempotencyKey,
+					after: decodeCreatedAtCursor(q.cursor),
+					limit: q.limit ?? 50,
+				});
 				return {
 					items: page.items.map((t) => presentTask(t)),
 					nextCursor: encodeCreatedAtCursor(page.next),
@@ -135,7 +114,7 @@ export function taskRoutes(tasks: TaskService) {
 			},
 		);
 
-		app.get<{ Params: Static<typeof IdParams> }>(
+		app.get(
 			'/v1/tasks/:id',
 			{ schema: { tags, summary: 'Get a task with its attempt history', params: IdParams, response: { 200: TaskWithAttempts, ...errorResponses } } },
 			async (request) => {
@@ -144,13 +123,13 @@ export function taskRoutes(tasks: TaskService) {
 			},
 		);
 
-		app.post<{ Params: Static<typeof IdParams> }>(
+		app.post(
 			'/v1/tasks/:id/cancel',
 			{ schema: { tags, summary: 'Cancel a task that has not started (409 otherwise)', params: IdParams, response: { 200: Task, ...errorResponses } } },
 			async (request) => presentTask(await tasks.cancel(request.params.id)),
 		);
 
-		app.post<{ Params: Static<typeof IdParams> }>(
+		app.post(
 			'/v1/tasks/:id/retry',
 			{ schema: { tags, summary: 'Run a failed or cancelled task again now (409 otherwise)', params: IdParams, response: { 200: Task, ...errorResponses } } },
 			async (request) => presentTask(await tasks.retry(request.params.id)),

@@ -1,4 +1,4 @@
-import { Type, type TSchemaOptions } from 'typebox';
+import { Type, type TSchema, type TSchemaOptions } from 'typebox';
 
 /** Shapes shared by several resources. */
 
@@ -43,6 +43,9 @@ export function taskNameSchema(description: string) {
 	return Type.String({ minLength: 1, maxLength: 200, description });
 }
 
+/** A value or null (a field the response always carries, null when unset). */
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
 export const Priority = Type.Union(
 	[Type.Enum(['high', 'normal', 'low']), Type.Integer({ minimum: -100, maximum: 100 })],
 	{ description: '`high` (10), `normal` (0), `low` (-10), or an integer from -100 to 100; higher runs first' },
@@ -66,6 +69,17 @@ export const RetryPolicy = Type.Object({
 });
 
 export const TimeoutSeconds = Type.Integer({ minimum: 1, maximum: 3600, description: 'Attempt timeout, 1–3600 s' });
+export const AsyncTimeoutSeconds = Type.Integer({
+	minimum: 1,
+	maximum: 86400,
+	description: 'How long an attempt the handler answered with 202 stays open without a report or heartbeat, 1–86400 s (default 3600)',
+});
+/** A key grouping tasks for per-key limits (and debounce groups): 1–200 characters. */
+export const ConcurrencyKey = Type.String({
+	minLength: 1,
+	maxLength: 200,
+	description: "Tasks sharing a key obey the queue's keyConcurrency and keyRateLimit, e.g. a customer id (1–200 characters)",
+});
 
 export const ErrorBody = Type.Object({
 	error: Type.Object({
@@ -89,6 +103,12 @@ export const errorResponses = {
 	/** The database is not reachable (restarting, say): nothing was written; retry after `Retry-After`. */
 	503: ErrorBody,
 };
+
+/**
+ * A 204's body: none. Documented as `null`; typed void so that the route type checks a handler's
+ * bare `reply.code(204).send()`.
+ */
+export const NoContent = Type.Unsafe<void>(Type.Null());
 
 /** A list's paging cursor: opaque, as returned in `nextCursor` (a schedule name's cursor can pass 1,000 characters). */
 export const Cursor = Type.String({ minLength: 1, maxLength: 2048, description: 'The nextCursor of the previous page' });

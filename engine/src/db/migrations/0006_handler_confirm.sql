@@ -1,4 +1,4 @@
--- Handlers that must prove the work ran (DESIGN §3.4, delivery/confirmation.ts).
+-- Handlers that must prove the work ran (docs/delivery-contract.md, delivery/confirmation.ts).
 --
 -- A handler registered with `confirm: true` (the n8n Task Trigger registers that way) completes a
 -- task only with a 2xx that carries its confirmation marker (`x-task-confirm`); an unmarked 2xx —

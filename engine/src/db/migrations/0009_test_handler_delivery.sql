@@ -1,4 +1,4 @@
--- Test-mode handlers take one task (DESIGN §3.7, queues/handlerSql.ts).
+-- Test-mode handlers take one task (docs/delivery-contract.md, queues/handlerSql.ts).
 --
 -- A `test` handler (an n8n editor listening for a test event) gets at most one task, only while the
 -- queue has no healthy production handler, and is deleted after that delivery or 120 s after its
