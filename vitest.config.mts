@@ -14,8 +14,8 @@ export default defineConfig({
 	},
 	test: {
 		include: ['test/**/*.test.ts'],
-		// End-to-end and reliability suites have their own configs and commands.
-		exclude: ['test/e2e/**', 'test/reliability/**', 'node_modules/**'],
+		// End-to-end, reliability and browser suites have their own configs and commands.
+		exclude: ['test/e2e/**', 'test/reliability/**', 'test/browser/**', 'node_modules/**'],
 		globalSetup: ['test/setup/database.ts'],
 		testTimeout: 60_000,
 		hookTimeout: 120_000,

@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, type Harness } from './harness.js';
 import { EXAMPLE_CREDENTIAL_NAME, msBetween, nodeOutput, readExample, scenarios, type Scenarios } from './scenarioHelpers.js';
+import { longRunningScenario } from './longRunning.js';
 
 /**
  * The product as a user runs it (issue 7): the workflows of `examples/` deployed as they are (scenario
@@ -168,17 +169,22 @@ describe('e2e scenarios: a real n8n with our nodes, driving a real engine', () =
 	}, 240_000);
 
 	it('3. schedule: a 6-field cron fires at its instants; deactivating the worker removes its handler and tasks wait', async () => {
-		const workerId = await h.time('3: deploy report worker + schedule workflow', async () => {
+		const [workerId, setUpId] = await h.time('3: deploy report worker + schedule workflow', async () => {
 			const id = await s.deploy('3-report-worker.json');
-			await s.deploy('3-create-report-schedule.json');
+			const setUp = await s.deploy('3-create-report-schedule.json');
 			await s.liveHandlers('reports');
-			return id;
+			return [id, setUp];
 		});
 		const created = await s.callWebhook('report-schedule', {});
 		expect(created).toMatchObject({
 			status: 200,
 			body: { name: 'sales-report', queue: 'reports', cron: '*/3 * * * * *', timezone: 'UTC', created: true, nextFireAt: expect.any(String) },
 		});
+		// n8n keeps the node's hint with its run and shows it over the output: the next three runs.
+		const [setUpRun] = await s.finishedExecutions(setUpId, 1);
+		expect(setUpRun.data?.resultData?.runData?.['Every 3 seconds']?.[0]?.hints).toEqual([
+			{ message: expect.stringMatching(/^"sales-report" runs next \(UTC\): \w{3}, \d{1,2} \w{3} \d{4}, \d{2}:\d{2}:\d{2}( · \w{3}, \d{1,2} \w{3} \d{4}, \d{2}:\d{2}:\d{2}){2}$/), location: 'outputPane' },
+		]);
 
 		// The first three occurrences, once all three are final (the list is newest first).
 		const firstThree = await h.time('3: three occurrences completed', () =>
@@ -325,5 +331,9 @@ describe('e2e scenarios: a real n8n with our nodes, driving a real engine', () =
 		// Only the genuine delivery ran (the webhook answers forged ones before any execution starts).
 		expect(executions.map((e) => nodeOutput(e, 'Task Trigger')[0].task.id)).toEqual([genuineId]);
 		expect((await h.executions(workerId)).length).toBe(1);
+	}, 240_000);
+
+	it('6. long-running workflows: a 40 s run with heartbeats completes once, a task failed for good, a retry after 5 s, a dead-letter alert', async () => {
+		await longRunningScenario(h, s, observed);
 	}, 240_000);
 });
