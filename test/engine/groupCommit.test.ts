@@ -99,6 +99,40 @@ describe('GroupCommit', () => {
 		expect(written[0]).toEqual([1, 2, 3]);
 	});
 
+	it('holds a group at its gate: what arrives meanwhile joins it, and the gate is asked once per group', async () => {
+		const groups: number[][] = [];
+		const asked: number[] = [];
+		let open: (() => void) | null = null;
+		const commits = new GroupCommit<number, number>({
+			maxParallel: 1,
+			maxGroup: 10,
+			write: async (group) => {
+				groups.push(group.map((w) => w.item));
+				for (const w of group) w.resolve(w.item);
+			},
+			gate: (waiting) => {
+				asked.push(waiting);
+				// Only the first group waits (for the answers "due soon" the test adds below).
+				return asked.length === 1 ? new Promise<void>((resolve) => (open = resolve)) : null;
+			},
+		});
+		const first = commits.add(1);
+		await tick();
+		expect(asked).toEqual([1]);
+		expect(groups).toEqual([]);
+		const more = [commits.add(2), commits.add(3)];
+		await tick();
+		expect(groups).toEqual([]);
+		open!();
+		expect(await Promise.all([first, ...more])).toEqual([1, 2, 3]);
+		expect(groups).toEqual([[1, 2, 3]]);
+		expect(asked).toEqual([1]);
+		// The next group is asked again, and goes at once when the gate says so.
+		expect(await commits.add(4)).toBe(4);
+		expect(groups).toEqual([[1, 2, 3], [4]]);
+		expect(asked).toEqual([1, 1]);
+	});
+
 	it('drain takes every waiting item out for the caller to answer', async () => {
 		const { commits, groups } = controlledWriter(1, 10);
 		commits.add(1);

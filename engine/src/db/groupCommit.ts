@@ -15,6 +15,12 @@ export interface GroupCommitOptions<T, R> {
 	 * `requeue` (and then does not throw). A throw rejects the items it left unanswered.
 	 */
 	write(group: Waiting<T, R>[]): Promise<void>;
+	/**
+	 * Asked once before each group starts, with the number of items waiting: a promise holds the
+	 * group back until it settles (items added meanwhile join the group); null starts it now. It
+	 * should settle within milliseconds.
+	 */
+	gate?(waiting: number): Promise<void> | null;
 }
 
 /**
@@ -29,6 +35,10 @@ export class GroupCommit<T, R> {
 	/** While set, no new group starts (a writer backing off from an unreachable database). */
 	private held = false;
 	private flushScheduled = false;
+	/** A gate is holding the next group back. */
+	private gated = false;
+	/** The next group has been through its gate. */
+	private gatePassed = false;
 
 	constructor(private readonly options: GroupCommitOptions<T, R>) {}
 
@@ -78,7 +88,21 @@ export class GroupCommit<T, R> {
 	}
 
 	private flush(): void {
-		while (!this.held && this.writing < this.options.maxParallel && this.waiting.length > 0) {
+		while (!this.held && !this.gated && this.writing < this.options.maxParallel && this.waiting.length > 0) {
+			const gate = this.gatePassed ? null : (this.options.gate?.(this.waiting.length) ?? null);
+			if (gate) {
+				this.gated = true;
+				// After the items whose arrival settled the gate were added (they add in the same turn).
+				void gate.finally(() =>
+					setImmediate(() => {
+						this.gated = false;
+						this.gatePassed = true;
+						this.flush();
+					}),
+				);
+				return;
+			}
+			this.gatePassed = false;
 			const group = this.waiting.splice(0, this.options.maxGroup);
 			this.writing += 1;
 			this.options

@@ -37,15 +37,29 @@ export type DeliveryObserver = (task: TaskRow, outcome: DeliveryOutcome, settled
 const COHORT_LINGER_MS = 3;
 /** Answers that took longer than this do not wait for their cohort (see Dispatcher.lingerForCohort). */
 const COHORT_LINGER_MAX_EXCHANGE_MS = 10;
+/**
+ * A group of results waits for answers due soon only while exchanges take this long on average, and
+ * only while it is this small: a larger group already spreads its transaction's fixed cost (see
+ * Dispatcher.answersDue).
+ */
+const GATE_MAX_EXCHANGE_MS = 5;
+const GATE_MAX_GROUP = 20;
 
 /** Tasks claimed together: how many have not answered yet, and the answers waiting for them. */
 interface Cohort {
 	pending: number;
 	waiting: (() => void)[];
+	/** Resolves once every task of the cohort has answered. */
+	answered: Promise<void>;
+	allAnswered: () => void;
+	/** When its deliveries started (performance.now()). */
+	sentAt: number;
 }
 
 function newCohort(size: number): Cohort {
-	return { pending: size, waiting: [] };
+	let allAnswered!: () => void;
+	const answered = new Promise<void>((resolve) => (allAnswered = resolve));
+	return { pending: size, waiting: [], answered, allAnswered, sentAt: performance.now() };
 }
 
 export class Dispatcher implements Refill {
@@ -57,6 +71,10 @@ export class Dispatcher implements Refill {
 	private exchanges = 0;
 	/** Slots promised to claims in settlement transactions not yet committed. */
 	private reserved = 0;
+	/** Cohorts with tasks still in their HTTP exchange. */
+	private readonly unanswered = new Set<Cohort>();
+	/** How long exchanges take, as a moving average (ms); null before the first. */
+	private exchangeMsAverage: number | null = null;
 	private stopping = false;
 	/** Until `start()`, wake-ups are ignored: an engine without background work must not deliver (it has no heartbeat). */
 	private started = false;
@@ -156,8 +174,7 @@ export class Dispatcher implements Refill {
 		const request = this.claimRequest(entry, this.freeSlots());
 		if (!request) return { claimed: 0, sleepMs: null };
 		const claim = await claimDueTasks(this.pool, this.dispatch, request);
-		const cohort = newCohort(claim.tasks.length);
-		for (const task of claim.tasks) this.deliver(task, entry, cohort);
+		this.deliverCohort(claim.tasks, entry);
 		if (claim.tasks.length === request.wanted) return { claimed: claim.tasks.length, sleepMs: 0 };
 		if (claim.atConcurrencyLimit) return { claimed: 0, sleepMs: this.options.pollIntervalMs };
 		return { claimed: claim.tasks.length, sleepMs: Math.min(claim.retryInMs ?? this.options.pollIntervalMs, this.options.pollIntervalMs) };
@@ -189,8 +206,7 @@ export class Dispatcher implements Refill {
 			committed: () => {
 				this.reserved -= reserved;
 				for (const { entry, claim } of claims) {
-					const cohort = newCohort(claim.tasks.length);
-					for (const task of claim.tasks) this.deliver(task, entry, cohort);
+					this.deliverCohort(claim.tasks, entry);
 					// Nothing more was due: the queue's loop times the next look (a due time ahead, or a notification).
 					if (claim.retryInMs !== null || (!claim.atConcurrencyLimit && claim.tasks.length === 0)) this.wake(entry.queue.name);
 				}
@@ -264,6 +280,14 @@ export class Dispatcher implements Refill {
 		}
 	}
 
+	/** Starts the deliveries of tasks claimed together. */
+	private deliverCohort(tasks: readonly TaskRow[], entry: QueueEntry): void {
+		if (tasks.length === 0) return;
+		const cohort = newCohort(tasks.length);
+		this.unanswered.add(cohort);
+		for (const task of tasks) this.deliver(task, entry, cohort);
+	}
+
 	private deliver(task: TaskRow, entry: QueueEntry, cohort: Cohort): void {
 		const controller = new AbortController();
 		const record = { controller, done: Promise.resolve(), releasing: false };
@@ -316,6 +340,7 @@ export class Dispatcher implements Refill {
 			this.log.warn({ taskId: task.id, queue: task.queue, attempt: task.attemptCount, retryable: outcome.kind === 'retry', error: outcome.error }, 'attempt failed');
 		}
 		const releaseDelaySeconds = starting && outcome.kind === 'retry' ? Math.min(outcome.retryAfterSeconds ?? 1, HANDLER_STARTUP_MAX_WAIT_SECONDS) : 0;
+		if (target) this.exchangeMsAverage = this.exchangeMsAverage === null ? outcome.durationMs : 0.9 * this.exchangeMsAverage + 0.1 * outcome.durationMs;
 		await this.lingerForCohort(cohort, outcome.durationMs);
 		const written = await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release, releaseDelaySeconds });
 		for (const observer of this.observers) observer(task, outcome, release ? 'released' : written.settled);
@@ -335,12 +360,44 @@ export class Dispatcher implements Refill {
 		cohort.pending -= 1;
 		if (cohort.pending <= 0) {
 			for (const go of cohort.waiting.splice(0)) go();
+			this.unanswered.delete(cohort);
+			cohort.allAnswered();
 			return;
 		}
 		if (this.settlement.writing || this.stopping || exchangeMs > COHORT_LINGER_MAX_EXCHANGE_MS) return;
 		await new Promise<void>((resolve) => {
 			const timer = setTimeout(resolve, COHORT_LINGER_MS);
 			cohort.waiting.push(() => {
+				clearTimeout(timer);
+				resolve();
+			});
+		});
+	}
+
+	/**
+	 * Refill (settlement.ts): before the settlement writer starts a group, answers due within
+	 * moments are waited for, so that they join it. At a low concurrency the writer is the
+	 * bottleneck: results that arrive while a group is written form the next group, and a queue's
+	 * slots split into two cohorts that take turns — two transactions per cycle of the slots instead
+	 * of one (measured at concurrency 10, instant handler: 300 groups of 5 for 1,500 tasks). Waiting
+	 * at most COHORT_LINGER_MS for the cohorts just sent merges them again. Only for small groups
+	 * and while exchanges are that quick: behind slower handlers the wait would only delay the group,
+	 * and at a high concurrency groups are large anyway (and the writer must not idle).
+	 */
+	answersDue(waiting: number): Promise<void> | null {
+		const average = this.exchangeMsAverage;
+		if (this.stopping || waiting >= GATE_MAX_GROUP || average === null || average > GATE_MAX_EXCHANGE_MS) return null;
+		const now = performance.now();
+		const due: Promise<void>[] = [];
+		for (const cohort of this.unanswered) {
+			// Slower than any answer worth waiting for (or its bookkeeping failed): no longer followed.
+			if (now - cohort.sentAt > COHORT_LINGER_MAX_EXCHANGE_MS) this.unanswered.delete(cohort);
+			else due.push(cohort.answered);
+		}
+		if (due.length === 0) return null;
+		return new Promise<void>((resolve) => {
+			const timer = setTimeout(resolve, COHORT_LINGER_MS);
+			void Promise.all(due).then(() => {
 				clearTimeout(timer);
 				resolve();
 			});

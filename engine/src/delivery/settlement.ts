@@ -196,6 +196,11 @@ type PendingResult = Waiting<AttemptResult, Written>;
 export interface Refill {
 	/** What to claim for these queues (null: nothing now); called before the transaction. */
 	prepare(queues: readonly string[]): RefillPlan | null;
+	/**
+	 * Before a group of `waiting` results is written: a promise when more results are due within
+	 * moments (they then join the group), else null. See Dispatcher.answersDue.
+	 */
+	answersDue(waiting: number): Promise<void> | null;
 }
 
 export interface RefillPlan {
@@ -232,7 +237,12 @@ export class SettlementWriter {
 	 * One group at a time: groups of one queue would take turns on its dispatch lock and its
 	 * handler's row anyway, and results arriving meanwhile make the next group larger (fewer commits).
 	 */
-	private readonly commits = new GroupCommit<AttemptResult, Written>({ maxParallel: 1, maxGroup: 500, write: (group) => this.writeGroup(group) });
+	private readonly commits = new GroupCommit<AttemptResult, Written>({
+		maxParallel: 1,
+		maxGroup: 500,
+		write: (group) => this.writeGroup(group),
+		gate: (waiting) => this.refill?.answersDue(waiting) ?? null,
+	});
 	/** Consecutive failures to reach the database; while > 0, writes wait `backoffTimer`. */
 	private outage = 0;
 	private backoffTimer: NodeJS.Timeout | null = null;
