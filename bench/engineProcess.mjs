@@ -32,6 +32,12 @@ export async function engineDefault(name) {
 	return SETTINGS.find((s) => s.name === name)?.default ?? null;
 }
 
+/** The node flags the engine's launcher line gives (`#!/usr/bin/env -S node …`): the bench runs it as users do. */
+function launchFlags(main) {
+	const first = readFileSync(main, 'utf8').split('\n', 1)[0];
+	return /^#!.*\bnode\b(.*)$/.exec(first)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
+}
+
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or null once it is gone. */
 export function readRss(pid) {
 	try {
@@ -90,6 +96,7 @@ export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {
 	const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 	const queryLog = diagnostics.countQueries ? path.join(dataDir, 'queries.txt') : undefined;
 	const nodeArgs = [
+		...launchFlags(MAIN),
 		...(diagnostics.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${diagnostics.cpuProfDir}`] : []),
 		...(queryLog ? ['--import', QUERY_COUNTER] : []),
 	];

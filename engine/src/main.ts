@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// The young generation capped at 4 MiB per semi-space (Node 24's default grows it to 32): the
+// engine's RSS idles at ~118 MiB instead of ~141 and peaks under load at ~190 instead of ~280, for
+// ~5% more CPU per delivery (README "Benchmarks"). `npm start` passes the same flags.
 import { ConfigError, helpText, loadConfig, parseFlags } from './config.js';
 import { createLogger, type Logger } from './log.js';
 

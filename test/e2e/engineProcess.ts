@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startProcess, type RunningProcess } from './processes.js';
 
@@ -28,7 +29,9 @@ export async function startEngineProcess(options: {
 	env?: Record<string, string>;
 }): Promise<EngineProcess> {
 	const main = path.join(options.repoDir, 'engine', 'dist', 'main.js');
-	const running = startProcess('engine', process.execPath, [main, 'start'], {
+	// With the node flags of its launcher line (`#!/usr/bin/env -S node …`), as the task-engine command runs it.
+	const flags = /^#!.*\bnode\b(.*)$/.exec(readFileSync(main, 'utf8').split('\n', 1)[0])?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
+	const running = startProcess('engine', process.execPath, [...flags, main, 'start'], {
 		cwd: options.logDir,
 		logFile: path.join(options.logDir, 'engine.log'),
 		env: {
