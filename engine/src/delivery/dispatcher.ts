@@ -284,6 +284,7 @@ export class Dispatcher implements Refill {
 	private deliverCohort(tasks: readonly TaskRow[], entry: QueueEntry): void {
 		if (tasks.length === 0) return;
 		const cohort = newCohort(tasks.length);
+		this.followYoungCohorts(cohort.sentAt);
 		this.unanswered.add(cohort);
 		for (const task of tasks) this.deliver(task, entry, cohort);
 	}
@@ -387,13 +388,8 @@ export class Dispatcher implements Refill {
 	answersDue(waiting: number): Promise<void> | null {
 		const average = this.exchangeMsAverage;
 		if (this.stopping || waiting >= GATE_MAX_GROUP || average === null || average > GATE_MAX_EXCHANGE_MS) return null;
-		const now = performance.now();
-		const due: Promise<void>[] = [];
-		for (const cohort of this.unanswered) {
-			// Slower than any answer worth waiting for (or its bookkeeping failed): no longer followed.
-			if (now - cohort.sentAt > COHORT_LINGER_MAX_EXCHANGE_MS) this.unanswered.delete(cohort);
-			else due.push(cohort.answered);
-		}
+		this.followYoungCohorts(performance.now());
+		const due = [...this.unanswered].map((cohort) => cohort.answered);
 		if (due.length === 0) return null;
 		return new Promise<void>((resolve) => {
 			const timer = setTimeout(resolve, COHORT_LINGER_MS);
@@ -402,6 +398,14 @@ export class Dispatcher implements Refill {
 				resolve();
 			});
 		});
+	}
+
+	/**
+	 * Forgets cohorts sent more than COHORT_LINGER_MAX_EXCHANGE_MS ago: slower than any answer worth
+	 * waiting for (or one of their deliveries failed before answering, and they never complete).
+	 */
+	private followYoungCohorts(now: number): void {
+		for (const cohort of this.unanswered) if (now - cohort.sentAt > COHORT_LINGER_MAX_EXCHANGE_MS) this.unanswered.delete(cohort);
 	}
 
 	/**
