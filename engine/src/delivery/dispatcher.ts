@@ -33,22 +33,19 @@ export type DeliveryObserver = (task: TaskRow, outcome: DeliveryOutcome, settled
  * something can change: a notification (new task, settled task, queue change), a timer set to the
  * next due time by the database clock, a freed slot, or the safety-net poll.
  */
-/** How long an answer may wait for the rest of the tasks claimed with it before its result is written. */
+/** How long a group of results may wait for the answers due from the cohorts in flight (see Dispatcher.answersDue). */
 const COHORT_LINGER_MS = 3;
-/** Answers that took longer than this do not wait for their cohort (see Dispatcher.lingerForCohort). */
-const COHORT_LINGER_MAX_EXCHANGE_MS = 10;
 /**
- * A group of results waits for answers due soon only while exchanges take this long on average, and
- * only while it is this small: a larger group already spreads its transaction's fixed cost (see
- * Dispatcher.answersDue).
+ * Only while exchanges take at most this long on average, and only for groups smaller than
+ * COHORT_LINGER_MAX_GROUP: behind slower handlers the wait would only delay the group, and a larger
+ * group already spreads its transaction's fixed cost. A cohort sent longer ago is not waited for.
  */
-const GATE_MAX_EXCHANGE_MS = 5;
-const GATE_MAX_GROUP = 20;
+const COHORT_LINGER_MAX_EXCHANGE_MS = 10;
+const COHORT_LINGER_MAX_GROUP = 20;
 
-/** Tasks claimed together: how many have not answered yet, and the answers waiting for them. */
+/** Tasks claimed together: how many have not answered yet. */
 interface Cohort {
 	pending: number;
-	waiting: (() => void)[];
 	/** Resolves once every task of the cohort has answered. */
 	answered: Promise<void>;
 	allAnswered: () => void;
@@ -59,7 +56,7 @@ interface Cohort {
 function newCohort(size: number): Cohort {
 	let allAnswered!: () => void;
 	const answered = new Promise<void>((resolve) => (allAnswered = resolve));
-	return { pending: size, waiting: [], answered, allAnswered, sentAt: performance.now() };
+	return { pending: size, answered, allAnswered, sentAt: performance.now() };
 }
 
 export class Dispatcher implements Refill {
@@ -342,52 +339,33 @@ export class Dispatcher implements Refill {
 		}
 		const releaseDelaySeconds = starting && outcome.kind === 'retry' ? Math.min(outcome.retryAfterSeconds ?? 1, HANDLER_STARTUP_MAX_WAIT_SECONDS) : 0;
 		if (target) this.exchangeMsAverage = this.exchangeMsAverage === null ? outcome.durationMs : 0.9 * this.exchangeMsAverage + 0.1 * outcome.durationMs;
-		await this.lingerForCohort(cohort, outcome.durationMs);
+		this.answered(cohort);
 		const written = await this.settlement.add({ task, startedAt: task.startedAt ?? now, outcome, handlerId: target?.handlerId ?? null, release, releaseDelaySeconds });
 		for (const observer of this.observers) observer(task, outcome, release ? 'released' : written.settled);
 		return written.refilled;
 	}
 
-	/**
-	 * The tasks claimed together were sent together and mostly answer together. The first answer to
-	 * find the settlement writer idle would otherwise be written alone while the rest of its cohort
-	 * waits for that transaction — two transactions per cohort instead of one (measured: a 1 + 9 split
-	 * of every 10 slots at the default concurrency). So it waits for the rest of its cohort, at most
-	 * COHORT_LINGER_MS; a busy writer groups the answers anyway, so then nobody waits. Only answers
-	 * as quick as a transaction wait: behind slower handlers, keeping slots in step costs more than
-	 * the transaction saved (measured with a 20 ms handler: 0.77 → 0.70 of the ideal rate).
-	 */
-	private async lingerForCohort(cohort: Cohort, exchangeMs: number): Promise<void> {
+	/** One more task of `cohort` has answered. */
+	private answered(cohort: Cohort): void {
 		cohort.pending -= 1;
-		if (cohort.pending <= 0) {
-			for (const go of cohort.waiting.splice(0)) go();
-			this.unanswered.delete(cohort);
-			cohort.allAnswered();
-			return;
-		}
-		if (this.settlement.writing || this.stopping || exchangeMs > COHORT_LINGER_MAX_EXCHANGE_MS) return;
-		await new Promise<void>((resolve) => {
-			const timer = setTimeout(resolve, COHORT_LINGER_MS);
-			cohort.waiting.push(() => {
-				clearTimeout(timer);
-				resolve();
-			});
-		});
+		if (cohort.pending > 0) return;
+		this.unanswered.delete(cohort);
+		cohort.allAnswered();
 	}
 
 	/**
 	 * Refill (settlement.ts): before the settlement writer starts a group, answers due within
-	 * moments are waited for, so that they join it. At a low concurrency the writer is the
-	 * bottleneck: results that arrive while a group is written form the next group, and a queue's
-	 * slots split into two cohorts that take turns — two transactions per cycle of the slots instead
-	 * of one (measured at concurrency 10, instant handler: 300 groups of 5 for 1,500 tasks). Waiting
-	 * at most COHORT_LINGER_MS for the cohorts just sent merges them again. Only for small groups
-	 * and while exchanges are that quick: behind slower handlers the wait would only delay the group,
-	 * and at a high concurrency groups are large anyway (and the writer must not idle).
+	 * moments are waited for, so that they join it. Tasks claimed together were sent together and
+	 * mostly answer together: the first answer to find the writer idle would otherwise be written
+	 * alone while the rest of its cohort waits for that transaction (measured: a 1 + 9 split of every
+	 * 10 slots at the default concurrency). And while the writer is busy, results that arrive form the
+	 * next group, so a queue's slots split into two cohorts that take turns — two transactions per
+	 * cycle of the slots instead of one (measured at concurrency 10, instant handler: 300 groups of
+	 * 5 for 1,500 tasks). Waiting at most COHORT_LINGER_MS for the cohorts in flight merges them.
 	 */
 	answersDue(waiting: number): Promise<void> | null {
 		const average = this.exchangeMsAverage;
-		if (this.stopping || waiting >= GATE_MAX_GROUP || average === null || average > GATE_MAX_EXCHANGE_MS) return null;
+		if (this.stopping || waiting >= COHORT_LINGER_MAX_GROUP || average === null || average > COHORT_LINGER_MAX_EXCHANGE_MS) return null;
 		this.followYoungCohorts(performance.now());
 		const due = [...this.unanswered].map((cohort) => cohort.answered);
 		if (due.length === 0) return null;
