@@ -60,7 +60,7 @@ export class BatchService {
 
 	constructor(private readonly deps: BatchServiceDeps) {
 		this.progress = new BatchProgress(deps.dispatch, deps.schema, deps.limits, (queue, state) => this.metrics?.batchFinished(queue, state));
-		deps.events.onFinished((db, tasks) => this.onChunksFinished(db, tasks));
+		deps.events.onFinished((db, tasks) => this.onChunksFinished(db, tasks), (task) => task.batchId !== null);
 		deps.events.onRequeued((db, tasks) => this.onChunksRequeued(db, tasks));
 	}
 

@@ -79,7 +79,11 @@ export function createPool(connectionString: string, schema: string, limits: Con
 		...connectionSettings(limits, `-c search_path=${quoteIdent(schema)},public`),
 		connectionString,
 		max,
-	});
+		// Statements are sent as soon as they are issued, not one answer at a time: a transaction whose
+		// statements do not wait on each other's results costs one round trip (pipelinedTransaction).
+		// Code that awaits each statement behaves exactly as without it.
+		pipeline: true,
+	} as pg.PoolConfig);
 	// An idle client losing its connection must not crash the process; the next query reconnects.
 	pool.on('error', () => undefined);
 	return pool;
@@ -166,6 +170,62 @@ async function transactionOnce<T>(pool: Pool, work: (client: PoolClient) => Prom
 	} finally {
 		client.off('error', onError);
 		// A client whose connection failed is discarded, not handed to the next transaction.
+		client.release(broken);
+	}
+}
+
+/**
+ * A transaction in ONE round trip: BEGIN with its locks, the statements `issue` sends, and COMMIT go
+ * to the server back to back on a pipelined connection, and their answers are read together. For
+ * the hot path (a claim; a settlement with its refill), where four round trips per cycle of a
+ * queue's slots were most of the time a slot stood empty.
+ *
+ * `issue` must send every statement before it first awaits (anything sent later would run after the
+ * COMMIT, outside the transaction: such a statement is refused), and none may depend on another's
+ * result. When any statement fails, the server has ended the transaction by then (its COMMIT reads
+ * as a ROLLBACK) and that error is thrown, the first one in the order sent.
+ */
+export async function pipelinedTransaction<T>(pool: Pool, issue: (client: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+	const begin = beginStatement(options.advisoryLocks ?? []);
+	for (let run = 1; ; run++) {
+		try {
+			return await pipelinedOnce(pool, issue, begin);
+		} catch (error) {
+			if (run >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+		}
+	}
+}
+
+async function pipelinedOnce<T>(pool: Pool, issue: (client: Queryable) => Promise<T>, begin: string): Promise<T> {
+	const client = await pool.connect();
+	let broken: Error | undefined;
+	const onError = (error: Error) => (broken = error);
+	client.on('error', onError);
+	try {
+		let open = true;
+		const inTransaction: Queryable = {
+			query: ((...args: Parameters<PoolClient['query']>) => {
+				if (!open) throw new Error('a statement of a pipelined transaction was issued after its COMMIT');
+				return (client.query as (...a: unknown[]) => unknown)(...args);
+			}) as PoolClient['query'],
+		};
+		const began = client.query(begin);
+		const work = issue(inTransaction);
+		open = false;
+		const committed = client.query('COMMIT');
+		const [b, w, c] = await Promise.allSettled([began, work, committed]);
+		if (b.status === 'rejected') throw b.reason;
+		if (w.status === 'rejected') throw w.reason;
+		if (c.status === 'rejected') throw c.reason;
+		// A statement's error was read by `work` and not passed on: the transaction is gone all the same.
+		if (c.value.command !== 'COMMIT') throw new Error(`a pipelined transaction ended in ${c.value.command}`);
+		return w.value;
+	} catch (error) {
+		// The COMMIT was sent: the transaction is over unless the connection broke, and then it is discarded.
+		broken ??= isConnectionError(error) ? (error as Error) : undefined;
+		throw error;
+	} finally {
+		client.off('error', onError);
 		client.release(broken);
 	}
 }

@@ -1,5 +1,5 @@
 import type { Pool, Queryable } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
+import { pipelinedTransaction, withTransaction } from '../db/pool.js';
 import { dispatchLock } from './dispatchLock.js';
 
 export { dispatchLock };
@@ -39,9 +39,75 @@ export interface ClaimRequest {
 	fairShare?: boolean;
 }
 
-/** Claims up to `wanted` due tasks of one queue in a transaction of its own. */
-export function claimDueTasks(pool: Pool, dispatch: DispatchQueue, request: ClaimRequest): Promise<ClaimResult> {
-	return withTransaction(pool, (tx) => claimDueTasksIn(tx, dispatch, request), { advisoryLocks: [dispatchLock(request.schema, request.queue.name)] });
+/**
+ * Claims up to `wanted` due tasks of one queue in a transaction of its own — for a queue without
+ * limits of its own or per key (the default), in one round trip (see `claimOneStatement`).
+ */
+export async function claimDueTasks(
+	pool: Pool,
+	dispatch: DispatchQueue,
+	request: ClaimRequest,
+	/** Told when closing stray jobs after the commit failed (see `OneStatementClaim.afterCommit`). */
+	onAfterCommitError: (error: unknown) => void,
+): Promise<ClaimResult> {
+	const locks = { advisoryLocks: [dispatchLock(request.schema, request.queue.name)] };
+	if (!claimsInOneStatement(request.queue)) return withTransaction(pool, (tx) => claimDueTasksIn(tx, dispatch, request), locks);
+	const claim = await pipelinedTransaction(pool, (tx) => claimOneStatement(tx, dispatch, request), locks);
+	// Not awaited: the claimed tasks are this engine's now and must be delivered whatever happens to it.
+	claim.afterCommit(pool).catch(onAfterCommitError);
+	// The keys' outlook holds something back: only the full claim knows what to do about it.
+	return claim.needsTheFullClaim ? withTransaction(pool, (tx) => claimDueTasksIn(tx, dispatch, request), locks) : claim.result;
+}
+
+/** Whether a claim of this queue is one statement (`claimOneStatement`): no rate limit, no limits per key. */
+export function claimsInOneStatement(queue: QueueRow): boolean {
+	return queue.rateLimitMax === null && queue.keyConcurrency === null && queue.keyRateLimitMax === null;
+}
+
+/** A claim made of one statement, and what is left to do once its transaction has committed. */
+export interface OneStatementClaim {
+	result: ClaimResult;
+	/**
+	 * The keys' outlook holds something back (a throttle, woken keys), so nothing was claimed: the
+	 * full claim (`claimDueTasksIn`) must run, in a transaction of its own.
+	 */
+	needsTheFullClaim: boolean;
+	/**
+	 * Closes the claimed jobs whose task no longer waited on them (cancelled, redriven, deleted) —
+	 * after the commit, so that the claim stays one statement. Left undone (a crash), such a job only
+	 * expires in pg-boss: there is no task it could deliver.
+	 */
+	afterCommit(db: Queryable): Promise<void>;
+}
+
+/**
+ * The claim of a queue for which `claimsInOneStatement` holds, as ONE statement sent without
+ * awaiting anything first, so that it can share a pipelined round trip with the statements around
+ * it (a settlement's, when it refills). The caller holds the queue's `dispatchLock`.
+ */
+export async function claimOneStatement(tx: Queryable, dispatch: DispatchQueue, request: ClaimRequest): Promise<OneStatementClaim> {
+	const counted = await countAndClaim(tx, dispatch.jobs, claimRoom(request), ignoredHandlerGroups(request.handlerEvents), request.leaseGraceSeconds);
+	const leftovers = counted.claim.leftovers.map((jobId) => ({ queue: request.queue.name, jobId }));
+	const afterCommit = async (db: Queryable) => {
+		if (leftovers.length > 0) await completeDispatchJobs(db, dispatch, leftovers);
+	};
+	const needsTheFullClaim = keysNeedALook(counted.counts) && counted.counts.room > 0;
+	const result =
+		counted.counts.room <= 0
+			? { tasks: [], retryInMs: null, atConcurrencyLimit: true }
+			: resultOf(counted.claim.tasks, counted.nextDueInSeconds, counted.counts.nextWakeInSeconds);
+	return { result, needsTheFullClaim, afterCommit };
+}
+
+function claimRoom(request: ClaimRequest): ClaimRoom {
+	return {
+		queue: request.queue.name,
+		engineId: request.engineId,
+		wanted: request.wanted,
+		concurrency: request.queue.concurrency,
+		fairShare: request.fairShare ?? false,
+		engineDeadAfterSeconds: request.engineDeadAfterSeconds,
+	};
 }
 
 /**
@@ -51,16 +117,9 @@ export function claimDueTasks(pool: Pool, dispatch: DispatchQueue, request: Clai
  */
 export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, request: ClaimRequest): Promise<ClaimResult> {
 	const { queue } = request;
-	const room: ClaimRoom = {
-		queue: queue.name,
-		engineId: request.engineId,
-		wanted: request.wanted,
-		concurrency: queue.concurrency,
-		fairShare: request.fairShare ?? false,
-		engineDeadAfterSeconds: request.engineDeadAfterSeconds,
-	};
+	const room = claimRoom(request);
 	let counts: ActiveCounts;
-	if (queue.rateLimitMax === null && queue.keyConcurrency === null && queue.keyRateLimitMax === null) {
+	if (claimsInOneStatement(queue)) {
 		// A queue without limits of its own or per key — the default — is claimed in one statement,
 		// unless its keys' outlook holds something back (a throttle, woken keys): then as below.
 		const counted = await countAndClaim(tx, dispatch.jobs, room, ignoredHandlerGroups(request.handlerEvents), request.leaseGraceSeconds);
@@ -68,7 +127,7 @@ export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, re
 		if (!keysNeedALook(counts)) {
 			if (counts.room <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true };
 			await completeDispatchJobs(tx, dispatch, counted.claim.leftovers.map((jobId) => ({ queue: queue.name, jobId })));
-			return result(counted.claim.tasks, counted.nextDueInSeconds, counts.nextWakeInSeconds);
+			return resultOf(counted.claim.tasks, counted.nextDueInSeconds, counts.nextWakeInSeconds);
 		}
 	} else {
 		counts = await activeCounts(tx, room);
@@ -116,11 +175,11 @@ export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, re
 	}
 	if (queue.rateLimitMax !== null) await returnRatePermits(tx, queue.name, permits - tasks.length);
 
-	return result(tasks, exhausted ? await secondsUntilNextDue(tx, queue.name) : null, wakeInSeconds);
+	return resultOf(tasks, exhausted ? await secondsUntilNextDue(tx, queue.name) : null, wakeInSeconds);
 }
 
 /** The claim's result, with when to look again: the next task due (when fewer were due than asked), the next key to wake. */
-function result(tasks: TaskRow[], nextDueInSeconds: number | null, wakeInSeconds: number | null): ClaimResult {
+function resultOf(tasks: TaskRow[], nextDueInSeconds: number | null, wakeInSeconds: number | null): ClaimResult {
 	const soonest = Math.min(nextDueInSeconds ?? Infinity, wakeInSeconds ?? Infinity);
 	return { tasks, retryInMs: soonest === Infinity ? null : Math.max(1, Math.ceil(soonest * 1000)), atConcurrencyLimit: false };
 }

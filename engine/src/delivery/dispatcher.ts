@@ -6,9 +6,9 @@ import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import { handlersFor, type QueueCatalog, type QueueEntry } from '../queues/queueCatalog.js';
 import { claimTestHandler, deleteSpentTestHandler, releaseTestHandler, type HandlerEvent, type HandlerRow } from '../queues/handlerSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
-import { claimDueTasks, claimDueTasksIn, dispatchLock, type ClaimRequest, type ClaimResult } from './claim.js';
+import { claimDueTasks, claimDueTasksIn, claimOneStatement, claimsInOneStatement, dispatchLock, type ClaimRequest, type ClaimResult, type OneStatementClaim } from './claim.js';
 import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
-import type { Refill, RefillPlan, Settled, SettlementWriter } from './settlement.js';
+import { allInOrder, type Refill, type RefillPlan, type Settled, type SettlementWriter } from './settlement.js';
 import { targetFor, taskDeliveryRequest } from './taskDelivery.js';
 
 export interface DispatcherOptions {
@@ -170,7 +170,7 @@ export class Dispatcher implements Refill {
 		if (!entry) return 'gone';
 		const request = this.claimRequest(entry, this.freeSlots());
 		if (!request) return { claimed: 0, sleepMs: null };
-		const claim = await claimDueTasks(this.pool, this.dispatch, request);
+		const claim = await claimDueTasks(this.pool, this.dispatch, request, (error) => this.strayJobsNotClosed(name, error));
 		this.deliverCohort(claim.tasks, entry);
 		if (claim.tasks.length === request.wanted) return { claimed: claim.tasks.length, sleepMs: 0 };
 		if (claim.atConcurrencyLimit) return { claimed: 0, sleepMs: this.options.pollIntervalMs };
@@ -192,18 +192,28 @@ export class Dispatcher implements Refill {
 		if (requests.length === 0) return null;
 		const reserved = requests.reduce((sum, r) => sum + r.request.wanted, 0);
 		this.reserved += reserved;
-		let claims: { entry: QueueEntry; claim: ClaimResult }[] = [];
+		const oneStatement = requests.every((r) => claimsInOneStatement(r.entry.queue));
+		let claims: { entry: QueueEntry; claim: ClaimResult; rest?: OneStatementClaim }[] = [];
 		return {
 			queues: new Set(requests.map((r) => r.entry.queue.name)),
 			locks: requests.map((r) => dispatchLock(this.options.schema, r.entry.queue.name)),
+			oneStatement,
 			claim: async (tx) => {
 				claims = [];
+				if (oneStatement) {
+					// All sent before the first await (RefillPlan.oneStatement).
+					const sent = requests.map((r) => claimOneStatement(tx, this.dispatch, r.request));
+					const done = await allInOrder(sent);
+					claims = done.map((rest, i) => ({ entry: requests[i].entry, claim: rest.result, rest }));
+					return;
+				}
 				for (const r of requests) claims.push({ entry: r.entry, claim: await claimDueTasksIn(tx, this.dispatch, r.request) });
 			},
 			committed: () => {
 				this.reserved -= reserved;
-				for (const { entry, claim } of claims) {
+				for (const { entry, claim, rest } of claims) {
 					this.deliverCohort(claim.tasks, entry);
+					if (rest) this.afterOneStatementClaim(entry.queue.name, rest);
 					// Nothing more was due: the queue's loop times the next look (a due time ahead, or a notification).
 					if (claim.retryInMs !== null || (!claim.atConcurrencyLimit && claim.tasks.length === 0)) this.wake(entry.queue.name);
 				}
@@ -212,6 +222,16 @@ export class Dispatcher implements Refill {
 				this.reserved -= reserved;
 			},
 		};
+	}
+
+	/** What a one-statement claim leaves for after its commit: closing stray jobs; the full claim, when keys need a look. */
+	private afterOneStatementClaim(queue: string, claim: OneStatementClaim): void {
+		if (claim.needsTheFullClaim) this.wake(queue);
+		claim.afterCommit(this.pool).catch((error: unknown) => this.strayJobsNotClosed(queue, error));
+	}
+
+	private strayJobsNotClosed(queue: string, error: unknown): void {
+		this.log.warn({ err: error, queue }, 'could not close claimed jobs without a waiting task; pg-boss expires them');
 	}
 
 	reportClaimError(queue: string, error: unknown): void {

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Pool, Queryable } from '../db/pool.js';
-import { isConnectionError, withTransaction } from '../db/pool.js';
+import { isConnectionError, pipelinedTransaction, withTransaction } from '../db/pool.js';
 import { storableJson, storableText } from '../db/storable.js';
 import { channelName } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
-import type { TaskEvents } from '../tasks/taskEvents.js';
+import type { FinishedHook, TaskEvents } from '../tasks/taskEvents.js';
 import { insertDispatchJobs } from '../tasks/dispatchJobs.js';
 import type { NewAttempt } from '../tasks/attemptSql.js';
-import { openAsyncAttempts, writeSettlements, type SettledTask } from '../tasks/settleSql.js';
+import { openAsyncAttempts, writeSettlements, type SettledRow, type SettledTask } from '../tasks/settleSql.js';
 import type { TaskRow } from '../tasks/taskSql.js';
 import type { DeliveryOutcome, ErrorClass } from './httpDelivery.js';
 import { retryDelaySeconds } from './retryPolicy.js';
@@ -18,7 +18,7 @@ import { dispatchLock } from './dispatchLock.js';
 /** An attempt whose HTTP exchange is over (or was lost), waiting to be written. */
 export interface AttemptResult {
 	/** The task as it was claimed: its attempt number is the claim token. */
-	task: Pick<TaskRow, 'id' | 'queue' | 'dueAt' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url'> &
+	task: Pick<TaskRow, 'id' | 'queue' | 'dueAt' | 'attemptCount' | 'budgetBase' | 'retry' | 'priority' | 'timeoutSeconds' | 'jobId' | 'url' | 'batch'> &
 		Partial<Pick<TaskRow, 'concurrencyKey'>>;
 	startedAt: Date;
 	outcome: DeliveryOutcome | LostDelivery;
@@ -115,7 +115,7 @@ export interface Written {
  * (guarded by the claim token so a rescued or deleted task is not touched), the new dispatch jobs of
  * retries, the completion of the old jobs, handler health, and a wake-up for the queues' dispatchers.
  */
-export async function settleAttempts(
+export function settleAttempts(
 	db: Queryable,
 	dispatch: DispatchQueue,
 	schema: string,
@@ -124,18 +124,28 @@ export async function settleAttempts(
 	/** `keyLocksHeld`: the caller took `keyedLocks(schema, results)` with its BEGIN (the settlement writer does). */
 	options: { keyLocksHeld?: boolean; random?: () => number } = {},
 ): Promise<SettleCounts> {
-	const random = options.random ?? Math.random;
-	const counts: SettleCounts = { opened: 0, completed: 0, retrying: 0, failed: 0, stale: 0, decided: new Map() };
-	for (const a of results) counts.decided.set(a.task.id, 'stale');
+	return issueSettlement(db, dispatch, schema, planSettlement(results, events, options.random), events, options.keyLocksHeld ?? false);
+}
+
+/** A group of results as settlement decided them, before anything is written. */
+interface SettlementPlan {
+	results: readonly AttemptResult[];
+	/** Attempts answered 202: left open. */
+	opening: readonly AttemptResult[];
+	closing: readonly ClosingResult[];
+	rows: readonly SettledTask[];
+	/** The finished-hooks that want some of the tasks this group may finish. */
+	hooks: readonly FinishedHook[];
+	/**
+	 * Statements the group needs after its settlement statement, on what that returns (new jobs for
+	 * retries, finished-hooks). Without them, the whole group is written by statements sent at once.
+	 */
+	followUps: boolean;
+}
+
+function planSettlement(results: readonly AttemptResult[], events: TaskEvents | undefined, random: () => number = Math.random): SettlementPlan {
 	const opening = results.filter((a) => a.outcome.kind === 'accepted');
-	if (opening.length > 0) {
-		const opened = await openAsyncAttempts(db, opening.map((a) => ({ id: a.task.id, attempt: a.task.attemptCount })));
-		counts.opened = opened.length;
-		counts.stale += opening.length - opened.length;
-		for (const id of opened) counts.decided.set(id, 'open');
-	}
 	const closing = results.filter((a): a is ClosingResult => a.outcome.kind !== 'accepted');
-	if (closing.length === 0) return counts;
 	const rows: SettledTask[] = closing.map((a) => {
 		const t = decideTransition(a, random) as Exclude<Transition, { state: 'open' }>;
 		const o = a.outcome;
@@ -154,20 +164,65 @@ export async function settleAttempts(
 			throttleSeconds: throttleSeconds(a),
 		};
 	});
-	// Waking a key's parked tasks and throttling it must not race a claim counting its active tasks:
-	// hold the queues' dispatch locks (already held when settlement refills; taking them again is free).
-	if (!options.keyLocksHeld) for (const lock of keyedLocks(schema, closing)) await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
-	const flowControl = { keys: closing.some((a) => a.task.concurrencyKey), throttles: rows.some((r) => r.throttleSeconds !== null) };
-	// The statement also closes the jobs the settled attempts were claimed with.
-	const updated = await writeSettlements(db, dispatch.jobs, rows, closing.map(attemptRecord), channelName(schema, 'tasks'), flowControl);
+	// What the statement will make of the tasks (at most these: a stale result changes nothing).
+	const finishing = rows.flatMap((r, i) =>
+		r.state === 'retrying' ? [] : [{ id: r.id, queue: closing[i].task.queue, state: r.state, batchId: closing[i].task.batch?.id ?? null }],
+	);
+	const hooks = events?.finishedHooksFor(finishing) ?? [];
+	return { results, opening, closing, rows, hooks, followUps: hooks.length > 0 || rows.some((r) => r.state === 'retrying') };
+}
+
+/**
+ * Writes a planned group. Every statement that does not depend on another's result is sent before
+ * the first await, so that on a pipelined connection they travel together (pipelinedTransaction);
+ * the follow-ups, if the plan has any, come after the settlement statement answered.
+ */
+async function issueSettlement(
+	db: Queryable,
+	dispatch: DispatchQueue,
+	schema: string,
+	plan: SettlementPlan,
+	events: TaskEvents | undefined,
+	keyLocksHeld: boolean,
+): Promise<SettleCounts> {
+	const { opening, closing, rows } = plan;
+	const counts: SettleCounts = { opened: 0, completed: 0, retrying: 0, failed: 0, stale: 0, decided: new Map() };
+	for (const a of plan.results) counts.decided.set(a.task.id, 'stale');
+	const opened = opening.length > 0 ? openAsyncAttempts(db, opening.map((a) => ({ id: a.task.id, attempt: a.task.attemptCount }))) : Promise.resolve([]);
+	let written: Promise<SettledRow[]> = Promise.resolve([]);
+	if (closing.length > 0) {
+		// Waking a key's parked tasks and throttling it must not race a claim counting its active tasks:
+		// hold the queues' dispatch locks (already held when settlement refills; taking them again is free).
+		const locks = keyLocksHeld ? [] : keyedLocks(schema, closing).map((lock) => db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]));
+		const flowControl = { keys: closing.some((a) => a.task.concurrencyKey), throttles: rows.some((r) => r.throttleSeconds !== null) };
+		// The statement also closes the jobs the settled attempts were claimed with.
+		const settled = writeSettlements(db, dispatch.jobs, rows, closing.map(attemptRecord), channelName(schema, 'tasks'), flowControl);
+		written = allInOrder([...locks, settled]).then(() => settled);
+	}
+	const [openedIds, updated] = await allInOrder([opened, written] as const);
+	counts.opened = openedIds.length;
+	counts.stale += opening.length - openedIds.length;
+	for (const id of openedIds) counts.decided.set(id, 'open');
+	if (closing.length === 0) return counts;
 	counts.stale += closing.length - updated.length;
 	for (const u of updated) {
 		counts[u.state] += 1;
 		counts.decided.set(u.id, u.state);
 	}
+	if (!plan.followUps) return counts;
 	await insertDispatchJobs(db, dispatch, updated.filter((u) => u.state === 'retrying'));
-	await events?.finishedIn(db, updated.filter((u) => u.state !== 'retrying'));
+	await events?.finishedIn(db, updated.filter((u) => u.state !== 'retrying'), plan.hooks);
 	return counts;
+}
+
+/**
+ * Awaits statements sent together: their results, or the error of the first that failed. Waits for
+ * all of them either way, so that none is still running when the caller ends the transaction.
+ */
+export async function allInOrder<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+	const settled = await Promise.allSettled(promises);
+	for (const s of settled) if (s.status === 'rejected') throw s.reason;
+	return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** The dispatch locks of the queues whose keyed tasks these results settle, in one order for every engine. */
@@ -212,6 +267,12 @@ export interface RefillPlan {
 	 * at a time, and makes the freed slots and the claim one step for every other engine.
 	 */
 	readonly locks: readonly string[];
+	/**
+	 * Every claim of the plan is one statement (a queue without limits of its own or per key): `claim`
+	 * sends them all before it first awaits and sends nothing after, so that a settlement without
+	 * follow-ups and its refill can travel in one round trip (pipelinedTransaction).
+	 */
+	readonly oneStatement: boolean;
 	/** Claims, in the settlement's transaction after the results are written (so the freed slots count); run again from scratch if the transaction is retried. */
 	claim(tx: Queryable): Promise<void>;
 	/** After the commit: starts what was claimed. */
@@ -343,29 +404,42 @@ export class SettlementWriter {
 		return true;
 	}
 
-	/** Writes a group in a transaction of its own, the keyed queues' locks taken with its BEGIN. */
+	/**
+	 * Writes a group in a transaction of its own, the keyed queues' locks taken with its BEGIN — in one
+	 * round trip when the group needs no follow-ups (see SettlementPlan).
+	 */
 	private write(results: readonly AttemptResult[]): Promise<SettleCounts> {
-		return withTransaction(this.pool, (tx) => settleAttempts(tx, this.dispatch, this.schema, results, this.events, { keyLocksHeld: true }), {
-			advisoryLocks: keyedLocks(this.schema, results),
-		});
+		const plan = planSettlement(results, this.events);
+		const run = plan.followUps ? withTransaction : pipelinedTransaction;
+		return run(this.pool, (tx) => issueSettlement(tx, this.dispatch, this.schema, plan, this.events, true), { advisoryLocks: keyedLocks(this.schema, results) });
 	}
 
-	/** Writes a group and claims for its queues in the same transaction; returns the queues refilled. */
+	/**
+	 * Writes a group and claims for its queues in the same transaction; returns the queues refilled.
+	 * When neither needs more than its first statements (a group of completions, say, refilling
+	 * queues without limits of their own), the whole transaction is one round trip.
+	 */
 	private async writeAndRefill(results: readonly AttemptResult[]): Promise<{ refilled: ReadonlySet<string>; counts: SettleCounts }> {
 		const plan = this.refill?.prepare([...new Set(results.map((r) => r.task.queue))]) ?? null;
 		if (!plan) return { refilled: new Set(), counts: await this.write(results) };
+		const settlement = planSettlement(results, this.events);
+		const oneTrip = !settlement.followUps && plan.oneStatement;
+		const settle = (tx: Queryable) => issueSettlement(tx, this.dispatch, this.schema, settlement, this.events, true);
 		let counts: SettleCounts;
 		try {
-			counts = await withTransaction(
-				this.pool,
-				async (tx) => {
-					const written = await settleAttempts(tx, this.dispatch, this.schema, results, this.events, { keyLocksHeld: true });
-					await plan.claim(tx);
-					return written;
-				},
-				// With the keyed queues' locks too (settleAttempts needs them), all taken at BEGIN in one order.
-				{ advisoryLocks: [...new Set([...plan.locks, ...keyedLocks(this.schema, results)])].sort() },
-			);
+			// With the keyed queues' locks too (settlement needs them), all taken at BEGIN in one order.
+			const advisoryLocks = [...new Set([...plan.locks, ...keyedLocks(this.schema, results)])].sort();
+			counts = oneTrip
+				? await pipelinedTransaction(this.pool, async (tx) => (await allInOrder([settle(tx), plan.claim(tx)] as const))[0], { advisoryLocks })
+				: await withTransaction(
+						this.pool,
+						async (tx) => {
+							const written = await settle(tx);
+							await plan.claim(tx);
+							return written;
+						},
+						{ advisoryLocks },
+					);
 		} catch (error) {
 			plan.abandoned();
 			throw error;

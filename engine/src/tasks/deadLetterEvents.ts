@@ -30,7 +30,7 @@ export class DeadLetterEvents {
 	) {}
 
 	listen(events: TaskEvents): void {
-		events.onFinished((db, tasks) => this.announce(db, tasks));
+		events.onFinished((db, tasks) => this.announce(db, tasks), (task) => task.state === 'failed' && this.hasSubscribers(task.queue));
 	}
 
 	private hasSubscribers(queue: string): boolean {

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, pipelinedTransaction, type Pool } from '../../engine/src/db/pool.js';
+import { testDatabaseUrl } from '../helpers/engine.js';
+
+/**
+ * The hot path's transactions in one round trip (db/pool.ts): BEGIN with its locks, the statements
+ * and COMMIT sent back to back. What must hold is what a transaction promises — all or nothing, the
+ * locks held throughout, the first error reported — and that nothing can slip out of it.
+ */
+describe('pipelinedTransaction', () => {
+	const schema = `pipelined_${process.pid}`;
+	let pool: Pool;
+
+	beforeAll(async () => {
+		// One connection: every transaction below reuses the connection the one before it left behind.
+		pool = createPool(testDatabaseUrl(), schema, undefined, 1);
+		await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.t (id int PRIMARY KEY)`);
+	});
+
+	afterAll(async () => {
+		await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+		await pool.end();
+	});
+
+	const rows = async () => (await pool.query<{ id: number }>('SELECT id FROM t ORDER BY id')).rows.map((r) => r.id);
+
+	it('commits the statements sent together, and gives back what they returned', async () => {
+		await pool.query('TRUNCATE t');
+		const returned = await pipelinedTransaction(pool, async (tx) => {
+			const a = tx.query('INSERT INTO t VALUES (1) RETURNING id');
+			const b = tx.query('INSERT INTO t VALUES (2) RETURNING id');
+			return [(await a).rows[0].id, (await b).rows[0].id];
+		});
+		expect(returned).toEqual([1, 2]);
+		expect(await rows()).toEqual([1, 2]);
+	});
+
+	it('writes nothing when one statement fails, and throws the first error sent', async () => {
+		await pool.query('TRUNCATE t');
+		const failing = pipelinedTransaction(pool, async (tx) => {
+			const a = tx.query('INSERT INTO t VALUES (1)');
+			const duplicate = tx.query('INSERT INTO t VALUES (1)');
+			// Runs in the aborted transaction: fails too (25P02), but the duplicate is the error reported.
+			const after = tx.query('INSERT INTO t VALUES (3)');
+			await Promise.allSettled([a, duplicate, after]);
+			await duplicate;
+		});
+		await expect(failing).rejects.toMatchObject({ code: '23505' });
+		expect(await rows()).toEqual([]);
+		// The connection is clean again for the next transaction.
+		await pipelinedTransaction(pool, async (tx) => void (await tx.query('INSERT INTO t VALUES (4)')));
+		expect(await rows()).toEqual([4]);
+	});
+
+	it('fails when a statement failed even if the work swallowed its error', async () => {
+		await pool.query('TRUNCATE t');
+		const swallowed = pipelinedTransaction(pool, async (tx) => {
+			const a = tx.query('INSERT INTO t VALUES (1)');
+			const bad = tx.query('SELECT 1 / 0');
+			await a;
+			await bad.catch(() => undefined);
+		});
+		await expect(swallowed).rejects.toThrow(/ended in ROLLBACK/);
+		expect(await rows()).toEqual([]);
+	});
+
+	it('refuses a statement issued after the first await: it would run after the COMMIT, outside the transaction', async () => {
+		await pool.query('TRUNCATE t');
+		const late = pipelinedTransaction(pool, async (tx) => {
+			await tx.query('INSERT INTO t VALUES (1)');
+			await tx.query('INSERT INTO t VALUES (2)');
+		});
+		await expect(late).rejects.toThrow(/issued after its COMMIT/);
+		expect(await rows()).toEqual([1]);
+	});
+
+	it('holds its advisory locks until the COMMIT', async () => {
+		const other = createPool(testDatabaseUrl(), schema, undefined, 1);
+		const tryLock = async () => (await other.query<{ ok: boolean }>("SELECT pg_try_advisory_xact_lock(hashtext('pipelined-test')) AS ok")).rows[0].ok;
+		try {
+			let heldDuring: boolean | undefined;
+			await pipelinedTransaction(
+				pool,
+				async (tx) => {
+					const slow = tx.query("SELECT pg_sleep(0.5) AS pipelined_probe");
+					// Once the statement runs (BEGIN and the lock are done), another session cannot take the lock.
+					while ((await other.query("SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%AS pipelined_probe'")).rowCount === 0);
+					heldDuring = !(await tryLock());
+					await slow;
+				},
+				{ advisoryLocks: ['pipelined-test'] },
+			);
+			expect(heldDuring).toBe(true);
+			expect(await tryLock()).toBe(true);
+		} finally {
+			await other.end();
+		}
+	});
+});
