@@ -18,6 +18,7 @@ import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryRescuer } from './maintenance/deliveryRescuer.js';
 import { EngineHeartbeat } from './maintenance/engineHeartbeat.js';
 import { RetentionCleaner } from './maintenance/retentionCleaner.js';
+import { exposedCollector, IdleMemory } from './maintenance/idleMemory.js';
 import { TEST_HANDLER_EXPIRY_INTERVAL_MS, TestHandlerExpiry } from './maintenance/testHandlerExpiry.js';
 import { HealthService } from './health/healthService.js';
 import { checkReadiness } from './health/readiness.js';
@@ -233,6 +234,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 		});
 		const eventLogTrimmer = new EventLogTrimmer(pool, eventSettings.windowSeconds);
 		const loops: ServiceLoop[] = [];
+		const idleMemory = new IdleMemory(exposedCollector(), log.child({ component: 'memory' }));
 		if (options.background !== false) {
 			await heartbeat.register();
 			closers.push(() => heartbeat.unregister());
@@ -256,6 +258,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			loops.push(new ServiceLoop({ name: eventLogTrimmer.name, runOnce: async () => (await eventLogTrimmer.runOnce(), {}) }, EVENT_LOG_TRIM_INTERVAL_MS, log));
 			for (const loop of loops) loop.start();
 			dispatcher.start();
+			idleMemory.start();
 		}
 
 		const server = await buildServer({
@@ -307,6 +310,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			stop: () =>
 				(stopped ??= (async () => {
 					await server.close();
+					idleMemory.stop();
 					await dispatcher.stop(config.shutdownGraceSeconds * 1000);
 					for (const loop of loops) await loop.stop();
 					await closeAll();
