@@ -62,6 +62,8 @@ export interface Engine {
 	readonly health: HealthService;
 	readonly metrics: EngineMetrics;
 	readonly retention: RetentionCleaner;
+	/** Gives the heap back when idle (maintenance/idleMemory.ts). */
+	readonly memory: IdleMemory;
 	readonly testHandlerExpiry: TestHandlerExpiry;
 	readonly schedules: ScheduleService;
 	readonly batches: BatchService;
@@ -294,6 +296,7 @@ export async function createEngine(config: Config, log: Logger, options: EngineO
 			tasks,
 			dispatcher,
 			rescuer,
+			memory: idleMemory,
 			health,
 			metrics,
 			retention,

@@ -38,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
 	const { createEngine } = await import('./app.js');
 	const engine = await createEngine(config, log);
 	const address = await engine.server.listen({ host: config.host, port: config.port });
+	engine.memory.collectNow('start-up');
 
 	const database = engine.embedded ? `embedded PostgreSQL (${engine.embedded.clusterDir})` : 'DATABASE_URL';
 	process.stdout.write(`task-engine listening on ${address} (database: ${database})\n`);

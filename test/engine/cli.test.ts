@@ -99,4 +99,30 @@ describe('task-engine command', () => {
 			await dropSchema(schema);
 		}
 	});
+
+	it('with its launcher flags, gives back the heap start-up left behind once it is up', async () => {
+		const flags = readFileSync(MAIN, 'utf8').split('\n', 1)[0].replace(/^#!\/usr\/bin\/env -S node /, '').split(' ');
+		const schema = freshSchema();
+		const child = spawn(process.execPath, [...flags, MAIN, 'start', '--port', '0'], {
+			env: { ...process.env, DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'debug' },
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
+		try {
+			const line = await new Promise<string>((resolve, reject) => {
+				let out = '';
+				child.stderr.on('data', (d: Buffer) => {
+					out += d.toString();
+					const m = /^.*"why":"start-up".*$/m.exec(out);
+					if (m) resolve(m[0]);
+				});
+				child.on('exit', (code) => reject(new Error(`exited ${code}: ${out.slice(-2000)}`)));
+			});
+			const logged = JSON.parse(line) as { msg: string; heapMiB: [number, number] };
+			expect(logged.msg).toBe('heap given back');
+			expect(logged.heapMiB[1]).toBeLessThanOrEqual(logged.heapMiB[0]);
+		} finally {
+			child.kill('SIGKILL');
+			await dropSchema(schema);
+		}
+	});
 });
