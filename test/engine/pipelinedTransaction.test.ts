@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, pipelinedTransaction, type Pool } from '../../engine/src/db/pool.js';
+import { createPool, DEFAULT_CONNECTION_LIMITS, pipelinedTransaction, withTransaction, type Pool } from '../../engine/src/db/pool.js';
 import { testDatabaseUrl } from '../helpers/engine.js';
 
 /**
@@ -94,6 +94,24 @@ describe('pipelinedTransaction', () => {
 			expect(await tryLock()).toBe(true);
 		} finally {
 			await other.end();
+		}
+	});
+
+	it('withTransaction, whose first statement travels with BEGIN: a lock BEGIN could not take is the error, and nothing is written', async () => {
+		await pool.query('TRUNCATE t');
+		const impatient = createPool(testDatabaseUrl(), schema, { ...DEFAULT_CONNECTION_LIMITS, lockTimeoutMs: 200 }, 1);
+		const holder = await pool.connect();
+		try {
+			await holder.query("BEGIN; SELECT pg_advisory_xact_lock(hashtext('pipelined-held'))");
+			const blocked = withTransaction(impatient, (tx) => tx.query('INSERT INTO t VALUES (1)'), { advisoryLocks: ['pipelined-held'] });
+			await expect(blocked).rejects.toMatchObject({ code: '55P03' });
+			await holder.query('ROLLBACK');
+			expect((await holder.query('SELECT id FROM t')).rows).toEqual([]);
+			await withTransaction(impatient, (tx) => tx.query('INSERT INTO t VALUES (2)'), { advisoryLocks: ['pipelined-held'] });
+			expect((await holder.query('SELECT id FROM t')).rows).toEqual([{ id: 2 }]);
+		} finally {
+			holder.release();
+			await impatient.end();
 		}
 	});
 });

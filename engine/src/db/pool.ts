@@ -159,14 +159,22 @@ async function transactionOnce<T>(pool: Pool, work: (client: PoolClient) => Prom
 	let broken: Error | undefined;
 	const onError = (error: Error) => (broken = error);
 	client.on('error', onError);
+	// BEGIN is not waited for: on the pipelined connection the first statement of `work` travels with
+	// it (a round trip less per transaction). Should a lock of BEGIN's fail, the server refuses that
+	// statement and every other until the rollback, and the lock's error is the one thrown.
+	const began = client.query(begin).then(
+		() => null,
+		(error: unknown) => error,
+	);
 	try {
-		await client.query(begin);
 		const result = await work(client);
+		const beginError = await began;
+		if (beginError !== null) throw beginError;
 		await client.query('COMMIT');
 		return result;
 	} catch (error) {
 		if (!broken) await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-		throw error;
+		throw (await began) ?? error;
 	} finally {
 		client.off('error', onError);
 		// A client whose connection failed is discarded, not handed to the next transaction.
