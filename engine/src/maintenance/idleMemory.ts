@@ -14,7 +14,7 @@ export interface IdleMemoryOptions {
 	growthBytes: number;
 }
 
-export const IDLE_MEMORY_DEFAULTS: IdleMemoryOptions = { intervalMs: 1_000, idleBelow: 0.02, growthBytes: 16 * 1024 * 1024 };
+export const IDLE_MEMORY_DEFAULTS: IdleMemoryOptions = { intervalMs: 1_000, idleBelow: 0.02, growthBytes: 8 * 1024 * 1024 };
 
 /** What the engine reads of itself; tests give their own. */
 export interface MemoryProbes {
