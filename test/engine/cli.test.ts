@@ -116,6 +116,8 @@ describe('task-engine command', () => {
 					if (m) resolve(m[0]);
 				});
 				child.on('exit', (code) => reject(new Error(`exited ${code}: ${out.slice(-2000)}`)));
+				// Fails before the test's own timeout, so that `finally` still stops the engine.
+				setTimeout(() => reject(new Error(`no start-up collection logged in 30 s: ${out.slice(-2000)}`)), 30_000).unref();
 			});
 			const logged = JSON.parse(line) as { msg: string; heapMiB: [number, number] };
 			expect(logged.msg).toBe('heap given back');
