@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ const require = createRequire(join(process.cwd(), 'engine', 'package.json'));
 const bossDir = dirname(require.resolve('pg-boss/package.json'));
 const squash = (sql: string) => sql.replace(/\s+/g, ' ').trim();
 
-/** The two statements of pg-boss 12.38.0 that jobSql.ts reproduces, as it generates them. */
+/** The three statements of pg-boss 12.38.0 that jobSql.ts reproduces, as it generates them. */
 const FETCH_12_38 = squash(`WITH next AS ( SELECT j.id FROM s.job_common j WHERE j.name = 'q' AND j.state < 'active' AND NOT j.blocked
   AND j.start_after <= s.job_now() AND (j.group_id IS NULL OR j.group_id <> ALL($1::text[])) ORDER BY j.priority desc, j.created_on
   LIMIT 10 FOR UPDATE OF j SKIP LOCKED ) UPDATE s.job_common j SET state = 'active', started_on = s.job_now(), heartbeat_on = s.job_now(),
@@ -28,6 +29,28 @@ const COMPLETE_12_38 = squash(`WITH results AS ( UPDATE s.job_common SET complet
   blocked = blocked, pending_dependencies = pending_dependencies WHERE name = $1 AND id = ANY($2::uuid[]) AND state = 'active' RETURNING id )
   SELECT COUNT(*), COALESCE(array_agg(id), '{}'::uuid[]) AS ids FROM results`);
 
+const INSERT_12_38 = squash(`INSERT INTO s.job_common ( id, name, data, priority, start_after, created_on, singleton_key, singleton_on, group_id,
+  group_tier, expire_seconds, deletion_seconds, keep_until, retry_limit, retry_delay, retry_backoff, retry_delay_max, policy,
+  dead_letter, heartbeat_seconds, blocked, blocking, pending_dependencies, trace_context ) SELECT COALESCE(id,
+  gen_random_uuid()) as id, 'q' as name, data, COALESCE(priority, 0) as priority, j.start_after, s.job_now() as created_on,
+  "singletonKey", CASE WHEN "singletonSeconds" IS NOT NULL THEN 'epoch'::timestamp + '1s'::interval *
+  ("singletonSeconds"::float8 * floor(( date_part('epoch', s.job_now()) + COALESCE("singletonOffset",0)::float8) /
+  "singletonSeconds"::float8 )) ELSE NULL END as singleton_on, "groupId" as group_id, "groupTier" as group_tier,
+  COALESCE("expireInSeconds", q.expire_seconds, 900) as expire_seconds, COALESCE("deleteAfterSeconds", q.deletion_seconds,
+  604800) as deletion_seconds, j.start_after + (COALESCE("retentionSeconds", q.retention_seconds, 1209600) * interval '1s') as
+  keep_until, COALESCE("retryLimit", q.retry_limit, 2) as retry_limit, COALESCE("retryDelay", q.retry_delay, 0) as retry_delay,
+  COALESCE("retryBackoff", q.retry_backoff, false) as retry_backoff, COALESCE("retryDelayMax", q.retry_delay_max) as
+  retry_delay_max, q.policy, COALESCE("deadLetter", q.dead_letter) as dead_letter, COALESCE("heartbeatSeconds",
+  q.heartbeat_seconds) as heartbeat_seconds, COALESCE(blocked, false) as blocked, COALESCE(blocking, false) as blocking,
+  COALESCE("pendingDependencies", 0) as pending_dependencies, "__traceContext" as trace_context FROM ( SELECT *, CASE WHEN
+  (right("startAfter", 1) = 'Z' OR "startAfter" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN CAST("startAfter" as timestamp with time
+  zone) ELSE s.job_now() + CAST(COALESCE("startAfter",'0') as interval) END as start_after FROM
+  json_to_recordset($1::text::json) as x ( id uuid, priority integer, data jsonb, "startAfter" text, "retryLimit" integer,
+  "retryDelay" integer, "retryDelayMax" integer, "retryBackoff" boolean, "singletonKey" text, "singletonSeconds" integer,
+  "singletonOffset" integer, "groupId" text, "groupTier" text, "expireInSeconds" integer, "deleteAfterSeconds" integer,
+  "retentionSeconds" integer, "deadLetter" text, "heartbeatSeconds" integer, blocked boolean, blocking boolean,
+  "pendingDependencies" integer, "__traceContext" jsonb ) ) j LEFT JOIN s.queue q ON q.name = 'q' ON CONFLICT DO NOTHING`);
+
 describe('the pg-boss statements the engine reproduces', () => {
 	it('is the pg-boss version jobSql.ts was written against', () => {
 		const installed = JSON.parse(readFileSync(join(bossDir, 'package.json'), 'utf8')).version;
@@ -36,11 +59,12 @@ describe('the pg-boss statements the engine reproduces', () => {
 		expect(pinned).toBe(PG_BOSS_VERSION);
 	});
 
-	it('generates the same fetch and complete SQL as when jobSql.ts was written', async () => {
+	it('generates the same insert, fetch and complete SQL as when jobSql.ts was written', async () => {
 		const plans = await import(join(bossDir, 'dist', 'plans.js'));
 		const fetch = plans.fetchNextJob({ schema: 's', table: 'job_common', name: 'q', policy: 'standard', limit: 10, includeMetadata: false, ignoreGroups: ['handler:batch'] });
 		expect(squash(typeof fetch === 'string' ? fetch : fetch.text)).toBe(FETCH_12_38);
 		expect(squash(plans.completeJobs('s', 'job_common', false, false))).toBe(COMPLETE_12_38);
+		expect(squash(plans.insertJobs('s', { table: 'job_common', name: 'q', returnId: false, notify: false }))).toBe(INSERT_12_38);
 	});
 });
 
@@ -94,6 +118,33 @@ describe('jobs claimed and closed by the engine, as pg-boss sees them', () => {
 			release();
 			await slow.close();
 		}
+	});
+
+	it('the job a new task gets is the job pg-boss inserts for the same options, and pg-boss fetches it', async () => {
+		expect((await te.api('POST', '/v1/queues', { name: 'jobs-insert', paused: true })).status).toBe(201);
+		expect((await te.api('POST', '/v1/queues/jobs-insert/handlers', { url: receiver.url })).status).toBe(201);
+		const task = (await te.api('POST', '/v1/tasks', { queue: 'jobs-insert', name: 'inserted', priority: 3, timeoutSeconds: 45 })).body;
+		const byEngine = await jobOf(task.id);
+		// What dispatch/dispatchQueue.ts gives pg-boss's insert for such a task.
+		const byBoss = randomUUID();
+		await boss.insert('jobs-insert', [
+			{ id: byBoss, data: { taskId: task.id }, priority: 3, startAfter: new Date(task.dueAt), expireInSeconds: 45 + 120, retryLimit: 0, group: { id: 'handler:task' } },
+		]);
+		const { rows } = await te.engine.pool.query(
+			`SELECT id, name, data, priority, state, retry_limit, retry_count, retry_delay, retry_backoff, retry_delay_max, expire_seconds,
+			   deletion_seconds, keep_until - start_after AS kept_for, singleton_key, singleton_on, group_id, group_tier, policy, dead_letter,
+			   heartbeat_seconds, blocked, blocking, pending_dependencies, trace_context, output, date_trunc('milliseconds', start_after) AS start_after
+			 FROM "${te.schema}_pgboss".job_common WHERE id = ANY($1::uuid[])`,
+			[[byEngine, byBoss]],
+		);
+		expect(rows).toHaveLength(2);
+		const strip = ({ id, ...row }: Record<string, unknown>) => (void id, row);
+		const [engine, boss_] = [rows.find((r) => r.id === byEngine), rows.find((r) => r.id === byBoss)];
+		expect(strip(engine)).toEqual(strip(boss_));
+		expect(engine).toMatchObject({ data: { taskId: task.id }, group_id: 'handler:task', retry_limit: 0, expire_seconds: 165, state: 'created' });
+		// pg-boss hands it out like its own (highest priority first, then age: the engine's is older).
+		const fetched = await boss.fetch('jobs-insert', { batchSize: 10 });
+		expect(fetched.map((j) => j.id)).toEqual([byEngine, byBoss]);
 	});
 
 	it('a retry closes the claimed job and gives the next attempt a new one, due when the policy says', async () => {

@@ -1,7 +1,7 @@
 import { PgBoss, type Db as IDatabase } from 'pg-boss';
 import type { Logger } from '../log.js';
 import { connectionSettings, type ConnectionLimits, type Queryable } from '../db/pool.js';
-import { jobTable, type JobTable } from './jobSql.js';
+import { HANDLER_GROUP_PREFIX, jobTable, type JobTable } from './jobSql.js';
 
 /**
  * The only module that imports pg-boss. pg-boss carries dispatch — due ordering by priority,
@@ -33,7 +33,7 @@ export interface ClaimedJob {
 
 export type HandlerEvent = 'task' | 'batch' | 'dead_letter';
 const HANDLER_EVENTS: readonly HandlerEvent[] = ['task', 'batch', 'dead_letter'];
-const handlerGroup = (event: HandlerEvent) => `handler:${event}`;
+const handlerGroup = (event: HandlerEvent) => `${HANDLER_GROUP_PREFIX}${event}`;
 
 /** The job groups a claim skips: handler events with no handler to take them. */
 export function ignoredHandlerGroups(handlerEvents: readonly HandlerEvent[]): string[] {

@@ -1,18 +1,19 @@
 /**
  * pg-boss's job table, driven from the engine's own statements on the hot path.
  *
- * Claiming and settling a task each touch its pg-boss job. Through pg-boss's API that is a statement
- * of its own every time (and pg-boss plans its fetch anew on every call: the queue's name and the
- * limit are written into its text), so a settlement with its refill took seven round trips. These
- * fragments are the statements pg-boss 12.38.0 runs for `fetch` (a standard queue, no singleton or
- * group limits, `ignoreGroups`) and `complete` (active jobs, no output), written as CTEs the task
- * statements embed: the job and its task row change in one statement.
+ * Enqueuing, claiming and settling a task each touch its pg-boss job. Through pg-boss's API that is
+ * a statement of its own every time (and pg-boss plans its insert and fetch anew on every call: the
+ * queue's name and the limit are written into their text), so a settlement with its refill took
+ * seven round trips. These fragments are the statements pg-boss 12.38.0 runs for `insert` (the
+ * options the engine gives its jobs, dispatch/dispatchQueue.ts), `fetch` (a standard queue, no
+ * singleton or group limits, `ignoreGroups`) and `complete` (active jobs, no output), written as
+ * CTEs the task statements embed: the job and its task row change in one statement.
  *
  * The assumption is pinned: engine/package.json requires exactly PG_BOSS_VERSION, and
  * test/engine/dispatchJobSql.test.ts fails when the installed pg-boss generates different SQL for
- * these two operations, or when pg-boss no longer sees the jobs these statements claim and close
- * the way it sees its own. Everything else (insert, cancel, expiry, retention, queues) still goes
- * through pg-boss's API (dispatch/dispatchQueue.ts).
+ * these operations, or when pg-boss no longer sees the jobs these statements insert, claim and
+ * close the way it sees its own. Everything else (the jobs of retries and woken tasks, cancel,
+ * expiry, retention, queues) still goes through pg-boss's API (dispatch/dispatchQueue.ts).
  */
 export const PG_BOSS_VERSION = '12.38.0';
 
@@ -25,12 +26,14 @@ const quoted = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
 export interface JobTable {
 	/** The qualified job table. */
 	table: string;
+	/** The qualified table of pg-boss's queues (their job defaults). */
+	queues: string;
 	/** SQL for pg-boss's clock. */
 	now: string;
 }
 
 export function jobTable(bossSchema: string): JobTable {
-	return { table: `${quoted(bossSchema)}.${JOB_TABLE}`, now: `${quoted(bossSchema)}.job_now()` };
+	return { table: `${quoted(bossSchema)}.${JOB_TABLE}`, queues: `${quoted(bossSchema)}.queue`, now: `${quoted(bossSchema)}.job_now()` };
 }
 
 /**
@@ -70,3 +73,41 @@ export function completeJobsCte(jobs: JobTable, source: string): string {
 		     AND j.state = 'active'
 		 )`;
 }
+
+/** A job for a queue's handlers carries its handler event as its pg-boss group: `handler:task`. */
+export const HANDLER_GROUP_PREFIX = 'handler:';
+
+/**
+ * The columns of a task's dispatch job that are the engine's to choose (dispatch/dispatchQueue.ts,
+ * `insert`, gives pg-boss the same): as SQL over a task row `t` — its job id, queue, due time and
+ * priority; an expiry `expiryMarginSeconds` past the attempt's timeout; and, for a task bound for
+ * the queue's handlers, the group of its handler event.
+ */
+export function dispatchJobColumns(t: string, expiryMarginSeconds: number): string {
+	return `${t}.job_id AS job_id, ${t}.queue, ${t}.id AS task_id, ${t}.priority, ${t}.due_at AS start_after,
+	  ${t}.timeout_seconds + ${expiryMarginSeconds} AS expire_seconds, CASE WHEN ${t}.url IS NULL THEN '${HANDLER_GROUP_PREFIX}' || ${t}.event END AS group_id`;
+}
+
+/**
+ * A CTE `inserted_jobs`: inserts a job for each row of `source` (columns of `dispatchJobColumns`) —
+ * pg-boss's insert with the options the engine gives: `{ taskId }` as data, no retries of pg-boss's
+ * own, no singleton, the rest from the queue's defaults, and an id that is already taken skipped.
+ */
+export function insertJobsCte(jobs: JobTable, source: string): string {
+	return `inserted_jobs AS (
+		   INSERT INTO ${jobs.table} (id, name, data, priority, start_after, created_on, singleton_key, singleton_on, group_id, group_tier,
+		     expire_seconds, deletion_seconds, keep_until, retry_limit, retry_delay, retry_backoff, retry_delay_max, policy, dead_letter,
+		     heartbeat_seconds, blocked, blocking, pending_dependencies, trace_context)
+		   SELECT s.job_id, s.queue, jsonb_build_object('taskId', s.task_id), COALESCE(s.priority, 0), s.start_after, ${jobs.now}, NULL, NULL,
+		     s.group_id, NULL, COALESCE(s.expire_seconds, q.expire_seconds, ${QUEUE_DEFAULTS.expireSeconds}),
+		     COALESCE(q.deletion_seconds, ${QUEUE_DEFAULTS.deletionSeconds}),
+		     s.start_after + (COALESCE(q.retention_seconds, ${QUEUE_DEFAULTS.retentionSeconds}) * interval '1s'),
+		     0, COALESCE(q.retry_delay, ${QUEUE_DEFAULTS.retryDelay}), COALESCE(q.retry_backoff, false), q.retry_delay_max, q.policy, q.dead_letter,
+		     q.heartbeat_seconds, false, false, 0, NULL
+		   FROM ${source} s LEFT JOIN ${jobs.queues} q ON q.name = s.queue
+		   ON CONFLICT DO NOTHING
+		 )`;
+}
+
+/** pg-boss 12.38.0's defaults where a queue says nothing (its plans.js, QUEUE_DEFAULTS). */
+const QUEUE_DEFAULTS = { expireSeconds: 15 * 60, retentionSeconds: 14 * 24 * 3600, deletionSeconds: 7 * 24 * 3600, retryDelay: 0 };

@@ -4,7 +4,6 @@ import { channelName } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
 import type { QueueCatalog } from '../queues/queueCatalog.js';
 import { listAttempts } from './attemptSql.js';
-import { insertDispatchJobs } from './dispatchJobs.js';
 import type { TaskChange, TaskEvents } from './taskEvents.js';
 import { presentTask } from './taskService.js';
 import { insertTasks, TASK_COLUMNS, type NewTask, type TaskRow } from './taskSql.js';
@@ -60,7 +59,6 @@ export class DeadLetterEvents {
 				event: 'dead_letter',
 			});
 		}
-		const inserted = await insertTasks(db, news, this.deps.idempotencyWindowSeconds, channelName(this.deps.schema, 'tasks'));
-		await insertDispatchJobs(db, this.deps.dispatch, inserted);
+		await insertTasks(db, this.deps.dispatch.jobs, news, this.deps.idempotencyWindowSeconds, channelName(this.deps.schema, 'tasks'));
 	}
 }

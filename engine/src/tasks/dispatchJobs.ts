@@ -10,15 +10,16 @@ export type Dispatchable = Pick<TaskRow, 'id' | 'queue' | 'jobId' | 'priority' |
  * own lease (timeout + LEASE_GRACE_SECONDS) has let the rescuer act, so pg-boss's expiry is a
  * backstop that never races it.
  */
-const EXPIRY_MARGIN_SECONDS = 120;
+export const EXPIRY_MARGIN_SECONDS = 120;
 
 /**
  * The one owner of the pairing between a task row and its pg-boss dispatch job: every module that
  * gives a task a job, closes a job whose attempt is over, or withdraws a task's job goes through
- * these three functions, in the caller's transaction — except the two hot-path statements that
- * change a job together with its task row, from the fragments of dispatch/jobSql.ts: the claim's
- * fetch-and-activate (tasks/claimSql.ts) and settlement's statement, which closes the job an
- * attempt was claimed with (tasks/settleSql.ts). `tasks.job_id` names the job carrying the task's
+ * these three functions, in the caller's transaction — except the three hot-path statements that
+ * change a job together with its task row, from the fragments of dispatch/jobSql.ts: the insert of
+ * new tasks with their first jobs (tasks/taskSql.ts), the claim's fetch-and-activate
+ * (tasks/claimSql.ts) and settlement's statement, which closes the job an attempt was claimed with
+ * (tasks/settleSql.ts). `tasks.job_id` names the job carrying the task's
  * next or current dispatch.
  */
 

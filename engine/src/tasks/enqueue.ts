@@ -10,7 +10,6 @@ import { checkTargetUrl } from '../delivery/targetUrl.js';
 import type { TargetPolicy } from '../delivery/targetPolicy.js';
 import type { QueueRow } from '../queues/queueSql.js';
 import { priorityValue, resolvePolicy, type PartialRetryPolicy, type PriorityName } from './policy.js';
-import { insertDispatchJobs } from './dispatchJobs.js';
 import { findByIdempotencyKeys, insertTasks, type NewTask, type TaskRow } from './taskSql.js';
 import { keysWithLines, lineId } from '../flowControl/keySql.js';
 import type { DebounceInput } from './debounce.js';
@@ -117,8 +116,8 @@ export async function writeTasks(
 	// A newcomer does not overtake the tasks parked behind its key: it joins their line, without a job.
 	const lines = await keysWithLines(db, tasks.filter((t) => t.keyLimited).map((t) => ({ queue: t.queue, key: t.concurrencyKey as string })));
 	const toInsert = lines.size === 0 ? tasks : tasks.map((t) => (t.keyLimited && lines.has(lineId(t.queue, t.concurrencyKey as string)) ? { ...t, parked: true } : t));
-	const inserted = await insertTasks(db, toInsert, idempotencyWindowSeconds, channelName(schema, 'tasks'));
-	const parked = new Set(toInsert.filter((t) => t.parked).map((t) => t.id));
+	// The tasks and their first dispatch jobs (none for a parked task), in one statement.
+	const inserted = await insertTasks(db, dispatch.jobs, toInsert, idempotencyWindowSeconds, channelName(schema, 'tasks'));
 	const byId = new Map(inserted.map((t) => [t.id, t]));
 	const skipped = tasks.filter((t) => !byId.has(t.id));
 	const holders = await findByIdempotencyKeys(
@@ -127,7 +126,6 @@ export async function writeTasks(
 	);
 	const holderOf = new Map(holders.map((h) => [`${h.queue}\u0000${h.idempotencyKey}`, h]));
 
-	await insertDispatchJobs(db, dispatch, parked.size > 0 ? inserted.filter((t) => !parked.has(t.id)) : inserted);
 
 	return tasks.map((t, index) => {
 		const created = byId.get(t.id);

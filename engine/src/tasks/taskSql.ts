@@ -1,4 +1,6 @@
 import { prepared, type Queryable } from '../db/pool.js';
+import { dispatchJobColumns, insertJobsCte, type JobTable } from '../dispatch/jobSql.js';
+import { EXPIRY_MARGIN_SECONDS } from './dispatchJobs.js';
 import { beforePositionSql, createdAtMicrosSql, type CreatedAtPosition } from '../paging/createdAtKeyset.js';
 import type { RetryPolicy } from '../delivery/retryPolicy.js';
 import type { StoredTaskState, TaskState } from './states.js';
@@ -105,12 +107,15 @@ export interface NewTask {
 }
 
 /**
- * Inserts many tasks in one statement. A task whose idempotency key is taken (inside its window) is
- * skipped, not an error: the caller looks the holder up and decides between "the same task" and a
- * conflict. Keys past their window are released first so they can be used again.
+ * Inserts many tasks in one statement, with the first dispatch job of each that is not parked
+ * (dispatch/jobSql.ts: pg-boss's insert, in the same statement). A task whose idempotency key is
+ * taken (inside its window) is skipped, not an error: the caller looks the holder up and decides
+ * between "the same task" and a conflict. Keys past their window are released first so they can be
+ * used again.
  */
 export async function insertTasks(
 	db: Queryable,
+	jobs: JobTable,
 	tasks: readonly NewTask[],
 	idempotencyWindowSeconds: number,
 	/** When given, each queue that got tasks is announced on this channel (delivered at commit). */
@@ -124,7 +129,7 @@ export async function insertTasks(
 			[keyed.map((t) => t.queue), keyed.map((t) => t.idempotencyKey)],
 		);
 	}
-	const { rows } = await db.query<TaskRow>(
+	const { rows } = await db.query<TaskRow>(prepared('insert-tasks',
 		`WITH input AS (
 		   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
 		     id uuid, "jobId" uuid, queue text, name text, payload jsonb, priority int, retry jsonb, "timeoutSeconds" int,
@@ -144,13 +149,15 @@ export async function insertTasks(
 		   FROM input ORDER BY ord
 		   ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 		   RETURNING *
-		 ), announced AS (
+		 ), dispatched AS (
+		   SELECT ${dispatchJobColumns('t', EXPIRY_MARGIN_SECONDS)} FROM inserted t WHERE t.job_id IS NOT NULL
+		 ), ${insertJobsCte(jobs, 'dispatched')}, announced AS (
 		   -- In the same statement, to spare the enqueue a round trip.
 		   SELECT pg_notify($3, queue) FROM (SELECT DISTINCT queue FROM inserted) q WHERE $3::text IS NOT NULL
 		 )
 		 SELECT ${TASK_COLUMNS} FROM inserted t WHERE (SELECT count(*) FROM announced) >= 0`,
 		[JSON.stringify(tasks.map((t, ord) => ({ ...t, ord }))), idempotencyWindowSeconds, notifyChannel],
-	);
+	));
 	return rows;
 }
 
