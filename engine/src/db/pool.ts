@@ -129,11 +129,16 @@ export interface TransactionOptions {
  * two requests that lock the same rows in a different order cost a retry, not a 500; `work` must
  * therefore only touch the database.
  */
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
 	const begin = beginStatement(options.advisoryLocks ?? []);
+	return rerunOnConflict(() => transactionOnce(pool, work, begin));
+}
+
+/** Runs a transaction again after a deadlock or serialization failure, which undid it (up to 3 runs). */
+async function rerunOnConflict<T>(once: () => Promise<T>): Promise<T> {
 	for (let run = 1; ; run++) {
 		try {
-			return await transactionOnce(pool, work, begin);
+			return await once();
 		} catch (error) {
 			if (run >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
 		}
@@ -193,15 +198,9 @@ async function transactionOnce<T>(pool: Pool, work: (client: PoolClient) => Prom
  * result. When any statement fails, the server has ended the transaction by then (its COMMIT reads
  * as a ROLLBACK) and that error is thrown, the first one in the order sent.
  */
-export async function pipelinedTransaction<T>(pool: Pool, issue: (client: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function pipelinedTransaction<T>(pool: Pool, issue: (client: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
 	const begin = beginStatement(options.advisoryLocks ?? []);
-	for (let run = 1; ; run++) {
-		try {
-			return await pipelinedOnce(pool, issue, begin);
-		} catch (error) {
-			if (run >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
-		}
-	}
+	return rerunOnConflict(() => pipelinedOnce(pool, issue, begin));
 }
 
 async function pipelinedOnce<T>(pool: Pool, issue: (client: Queryable) => Promise<T>, begin: string): Promise<T> {
