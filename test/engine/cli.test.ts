@@ -11,6 +11,27 @@ function run(args: string[], env: Record<string, string> = {}) {
 	return spawnSync(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
 }
 
+/**
+ * `task-engine start` with `nodeFlags`. `lineOn` resolves with the first match of `pattern` in what
+ * the engine wrote to `stream`; it fails when the engine exits first, or after 30 s — before the
+ * test's own timeout, so that the caller's `finally` always stops the engine.
+ */
+function startCommand(nodeFlags: string[], env: Record<string, string>) {
+	const child = spawn(process.execPath, [...nodeFlags, MAIN, 'start', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+	const lineOn = (stream: 'stdout' | 'stderr', pattern: RegExp) =>
+		new Promise<RegExpExecArray>((resolve, reject) => {
+			let out = '';
+			child[stream].on('data', (d: Buffer) => {
+				out += d.toString();
+				const m = pattern.exec(out);
+				if (m) resolve(m);
+			});
+			child.on('exit', (code) => reject(new Error(`exited ${code}: ${out.slice(-2000)}`)));
+			setTimeout(() => reject(new Error(`nothing matching ${pattern} in 30 s: ${out.slice(-2000)}`)), 30_000).unref();
+		});
+	return { child, lineOn };
+}
+
 describe('task-engine command', () => {
 	it('prints help', () => {
 		const r = run(['--help']);
@@ -70,20 +91,9 @@ describe('task-engine command', () => {
 
 	it('uses DATABASE_URL, answers ready, and stops cleanly on SIGTERM', async () => {
 		const schema = freshSchema();
-		const child = spawn(process.execPath, [MAIN, 'start', '--port', '0'], {
-			env: { ...process.env, DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'warn' },
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
+		const { child, lineOn } = startCommand([], { DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'warn' });
 		try {
-			const url = await new Promise<string>((resolve, reject) => {
-				let out = '';
-				child.stdout.on('data', (d: Buffer) => {
-					out += d.toString();
-					const m = /listening on (http:\/\/\S+)/.exec(out);
-					if (m) resolve(m[1]);
-				});
-				child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-			});
+			const url = (await lineOn('stdout', /listening on (http:\/\/\S+)/))[1];
 			const ready = await fetch(`${url}/v1/health/ready`).then((r) => r.json());
 			expect(ready).toEqual({ status: 'ready', database: true, migrations: true });
 			const unauth = await fetch(`${url}/v1/queues`);
@@ -103,22 +113,9 @@ describe('task-engine command', () => {
 	it('with its launcher flags, gives back the heap start-up left behind once it is up', async () => {
 		const flags = readFileSync(MAIN, 'utf8').split('\n', 1)[0].replace(/^#!\/usr\/bin\/env -S node /, '').split(' ');
 		const schema = freshSchema();
-		const child = spawn(process.execPath, [...flags, MAIN, 'start', '--port', '0'], {
-			env: { ...process.env, DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'debug' },
-			stdio: ['ignore', 'pipe', 'pipe'],
-		});
+		const { child, lineOn } = startCommand(flags, { DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'debug' });
 		try {
-			const line = await new Promise<string>((resolve, reject) => {
-				let out = '';
-				child.stderr.on('data', (d: Buffer) => {
-					out += d.toString();
-					const m = /^.*"why":"start-up".*$/m.exec(out);
-					if (m) resolve(m[0]);
-				});
-				child.on('exit', (code) => reject(new Error(`exited ${code}: ${out.slice(-2000)}`)));
-				// Fails before the test's own timeout, so that `finally` still stops the engine.
-				setTimeout(() => reject(new Error(`no start-up collection logged in 30 s: ${out.slice(-2000)}`)), 30_000).unref();
-			});
+			const line = (await lineOn('stderr', /^.*"why":"start-up".*$/m))[0];
 			const logged = JSON.parse(line) as { msg: string; heapMiB: [number, number] };
 			expect(logged.msg).toBe('heap given back');
 			expect(logged.heapMiB[1]).toBeLessThanOrEqual(logged.heapMiB[0]);
