@@ -166,7 +166,7 @@ export class Dispatcher implements Refill {
 
 	/** One claim round for a queue; returns how long the loop may sleep (null: until woken). */
 	async claimRound(name: string): Promise<{ claimed: number; sleepMs: number | null } | 'gone'> {
-		const entry = this.catalog.get(name);
+		const entry = await this.catalog.settled(name);
 		if (!entry) return 'gone';
 		const request = this.claimRequest(entry, this.freeSlots());
 		if (!request) return { claimed: 0, sleepMs: null };
@@ -183,6 +183,9 @@ export class Dispatcher implements Refill {
 		let free = this.freeSlots();
 		const requests: { entry: QueueEntry; request: ClaimRequest }[] = [];
 		for (const name of queues) {
+			// A queue whose entry is being reloaded is claimed by its loop once the reload is done
+			// (the catalog wakes it): its deliveries must be built from the new entry.
+			if (this.catalog.isReloading(name)) continue;
 			const entry = this.catalog.get(name);
 			const request = entry ? this.claimRequest(entry, free) : null;
 			if (!entry || !request) continue;
@@ -332,7 +335,9 @@ export class Dispatcher implements Refill {
 	}
 
 	/** Delivers one attempt and has its result written; true when that write refilled the queue. */
-	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean, cohort: Cohort): Promise<boolean> {
+	private async attempt(task: TaskRow, claimedWith: QueueEntry, signal: AbortSignal, releasing: () => boolean, cohort: Cohort): Promise<boolean> {
+		// The queue's entry as it is now: a change announced since the claim (a rotated secret) applies.
+		const entry = this.catalog.get(task.queue) ?? claimedWith;
 		const handler = task.url === null ? await this.pickHandler(entry, task) : undefined;
 		const now = new Date();
 		const target = targetFor(task, entry.queue, handler, now);

@@ -15,6 +15,8 @@ export interface QueueEntry {
  */
 export class QueueCatalog {
 	private entries = new Map<string, QueueEntry>();
+	/** Reloads under way, by queue. */
+	private readonly reloads = new Map<string, Promise<QueueEntry | undefined>>();
 	private readonly listeners = new Set<(name: string) => void>();
 
 	constructor(private readonly pool: Pool) {}
@@ -29,12 +31,36 @@ export class QueueCatalog {
 		for (const name of changed) this.emit(name);
 	}
 
-	async reload(name: string): Promise<QueueEntry | undefined> {
+	/** Reads a queue's entry again (another engine announced a change to it). */
+	reload(name: string): Promise<QueueEntry | undefined> {
+		const running = this.load(name).finally(() => {
+			if (this.reloads.get(name) === running) this.reloads.delete(name);
+		});
+		this.reloads.set(name, running);
+		return running;
+	}
+
+	private async load(name: string): Promise<QueueEntry | undefined> {
 		const queue = await getQueue(this.pool, name);
 		if (!queue) this.entries.delete(name);
 		else this.entries.set(name, { queue, handlers: await listHandlers(this.pool, name) });
 		this.emit(name);
 		return this.entries.get(name);
+	}
+
+	/**
+	 * The queue's entry once a reload of it under way has finished. A change is announced before the
+	 * work that follows it (a secret rotated, then a task enqueued): a claim must not build
+	 * deliveries from the entry the change replaces.
+	 */
+	async settled(name: string): Promise<QueueEntry | undefined> {
+		await this.reloads.get(name)?.catch(() => undefined);
+		return this.entries.get(name);
+	}
+
+	/** A reload of the queue's entry is under way (see `settled`). */
+	isReloading(name: string): boolean {
+		return this.reloads.has(name);
 	}
 
 	get(name: string): QueueEntry | undefined {
