@@ -183,9 +183,6 @@ export class Dispatcher implements Refill {
 		let free = this.freeSlots();
 		const requests: { entry: QueueEntry; request: ClaimRequest }[] = [];
 		for (const name of queues) {
-			// A queue whose entry is being reloaded is claimed by its loop once the reload is done
-			// (the catalog wakes it): its deliveries must be built from the new entry.
-			if (this.catalog.isReloading(name)) continue;
 			const entry = this.catalog.get(name);
 			const request = entry ? this.claimRequest(entry, free) : null;
 			if (!entry || !request) continue;
@@ -335,9 +332,7 @@ export class Dispatcher implements Refill {
 	}
 
 	/** Delivers one attempt and has its result written; true when that write refilled the queue. */
-	private async attempt(task: TaskRow, claimedWith: QueueEntry, signal: AbortSignal, releasing: () => boolean, cohort: Cohort): Promise<boolean> {
-		// The queue's entry as it is now: a change announced since the claim (a rotated secret) applies.
-		const entry = this.catalog.get(task.queue) ?? claimedWith;
+	private async attempt(task: TaskRow, entry: QueueEntry, signal: AbortSignal, releasing: () => boolean, cohort: Cohort): Promise<boolean> {
 		const handler = task.url === null ? await this.pickHandler(entry, task) : undefined;
 		const now = new Date();
 		const target = targetFor(task, entry.queue, handler, now);

@@ -58,11 +58,6 @@ export class QueueCatalog {
 		return this.entries.get(name);
 	}
 
-	/** A reload of the queue's entry is under way (see `settled`). */
-	isReloading(name: string): boolean {
-		return this.reloads.has(name);
-	}
-
 	get(name: string): QueueEntry | undefined {
 		return this.entries.get(name);
 	}
