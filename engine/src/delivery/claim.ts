@@ -47,14 +47,14 @@ export async function claimDueTasks(
 	pool: Pool,
 	dispatch: DispatchQueue,
 	request: ClaimRequest,
-	/** Told when closing stray jobs after the commit failed (see `OneStatementClaim.afterCommit`). */
+	/** Told when closing stray jobs after the commit failed (see `OneStatementClaim.closeStrayJobs`). */
 	onAfterCommitError: (error: unknown) => void,
 ): Promise<ClaimResult> {
 	const locks = { advisoryLocks: [dispatchLock(request.schema, request.queue.name)] };
 	if (!claimsInOneStatement(request.queue)) return withTransaction(pool, (tx) => claimDueTasksIn(tx, dispatch, request), locks);
 	const claim = await pipelinedTransaction(pool, (tx) => claimOneStatement(tx, dispatch, request), locks);
 	// Not awaited: the claimed tasks are this engine's now and must be delivered whatever happens to it.
-	claim.afterCommit(pool).catch(onAfterCommitError);
+	claim.closeStrayJobs(pool).catch(onAfterCommitError);
 	// The keys' outlook holds something back: only the full claim knows what to do about it.
 	return claim.needsTheFullClaim ? withTransaction(pool, (tx) => claimDueTasksIn(tx, dispatch, request), locks) : claim.result;
 }
@@ -67,6 +67,8 @@ export function claimsInOneStatement(queue: QueueRow): boolean {
 /** A claim made of one statement, and what is left to do once its transaction has committed. */
 export interface OneStatementClaim {
 	result: ClaimResult;
+	/** What the statement counted first (the full claim goes on from these). */
+	counts: ActiveCounts;
 	/**
 	 * The keys' outlook holds something back (a throttle, woken keys), so nothing was claimed: the
 	 * full claim (`claimDueTasksIn`) must run, in a transaction of its own.
@@ -74,10 +76,11 @@ export interface OneStatementClaim {
 	needsTheFullClaim: boolean;
 	/**
 	 * Closes the claimed jobs whose task no longer waited on them (cancelled, redriven, deleted) —
-	 * after the commit, so that the claim stays one statement. Left undone (a crash), such a job only
-	 * expires in pg-boss: there is no task it could deliver.
+	 * after the commit of a pipelined claim, so that it stays one statement (left undone by a crash,
+	 * such a job only expires in pg-boss: there is no task it could deliver); in the transaction
+	 * itself otherwise.
 	 */
-	afterCommit(db: Queryable): Promise<void>;
+	closeStrayJobs(db: Queryable): Promise<void>;
 }
 
 /**
@@ -88,7 +91,7 @@ export interface OneStatementClaim {
 export async function claimOneStatement(tx: Queryable, dispatch: DispatchQueue, request: ClaimRequest): Promise<OneStatementClaim> {
 	const counted = await countAndClaim(tx, dispatch.jobs, claimRoom(request), ignoredHandlerGroups(request.handlerEvents), request.leaseGraceSeconds);
 	const leftovers = counted.claim.leftovers.map((jobId) => ({ queue: request.queue.name, jobId }));
-	const afterCommit = async (db: Queryable) => {
+	const closeStrayJobs = async (db: Queryable) => {
 		if (leftovers.length > 0) await completeDispatchJobs(db, dispatch, leftovers);
 	};
 	const needsTheFullClaim = keysNeedALook(counted.counts) && counted.counts.room > 0;
@@ -96,7 +99,7 @@ export async function claimOneStatement(tx: Queryable, dispatch: DispatchQueue, 
 		counted.counts.room <= 0
 			? { tasks: [], retryInMs: null, atConcurrencyLimit: true }
 			: resultOf(counted.claim.tasks, counted.nextDueInSeconds, counted.counts.nextWakeInSeconds);
-	return { result, needsTheFullClaim, afterCommit };
+	return { result, counts: counted.counts, needsTheFullClaim, closeStrayJobs };
 }
 
 function claimRoom(request: ClaimRequest): ClaimRoom {
@@ -122,13 +125,12 @@ export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, re
 	if (claimsInOneStatement(queue)) {
 		// A queue without limits of its own or per key — the default — is claimed in one statement,
 		// unless its keys' outlook holds something back (a throttle, woken keys): then as below.
-		const counted = await countAndClaim(tx, dispatch.jobs, room, ignoredHandlerGroups(request.handlerEvents), request.leaseGraceSeconds);
-		counts = counted.counts;
-		if (!keysNeedALook(counts)) {
-			if (counts.room <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true };
-			await completeDispatchJobs(tx, dispatch, counted.claim.leftovers.map((jobId) => ({ queue: queue.name, jobId })));
-			return resultOf(counted.claim.tasks, counted.nextDueInSeconds, counts.nextWakeInSeconds);
+		const one = await claimOneStatement(tx, dispatch, request);
+		if (!one.needsTheFullClaim) {
+			await one.closeStrayJobs(tx);
+			return one.result;
 		}
+		counts = one.counts;
 	} else {
 		counts = await activeCounts(tx, room);
 	}

@@ -227,7 +227,7 @@ export class Dispatcher implements Refill {
 	/** What a one-statement claim leaves for after its commit: closing stray jobs; the full claim, when keys need a look. */
 	private afterOneStatementClaim(queue: string, claim: OneStatementClaim): void {
 		if (claim.needsTheFullClaim) this.wake(queue);
-		claim.afterCommit(this.pool).catch((error: unknown) => this.strayJobsNotClosed(queue, error));
+		claim.closeStrayJobs(this.pool).catch((error: unknown) => this.strayJobsNotClosed(queue, error));
 	}
 
 	private strayJobsNotClosed(queue: string, error: unknown): void {

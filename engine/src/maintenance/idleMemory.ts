@@ -46,7 +46,6 @@ export class IdleMemory {
 	private last: EventLoopUtilization;
 	/** The heap size after the last collection (0 before any). */
 	private collectedAt = 0;
-	collections = 0;
 
 	constructor(
 		private readonly collect: CollectGarbage | undefined,
@@ -90,7 +89,6 @@ export class IdleMemory {
 		this.collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 		const after = this.probes.heap();
 		this.collectedAt = after.total;
-		this.collections += 1;
 		// The collection's own time is not the engine being busy.
 		this.last = this.probes.loop();
 		const mib = (bytes: number) => Math.round(bytes / 1048576);
