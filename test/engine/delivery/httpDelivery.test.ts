@@ -204,6 +204,19 @@ describe('transport errors', () => {
 		expect(await client().send(request(srv.url))).toMatchObject({ kind: 'retry', errorClass: 'connection', error: 'socket hang up' });
 	});
 
+	it('retries a connection dropped in the middle of the body, and reuses nothing of it', async () => {
+		const srv = await startServer((_req, res) => {
+			res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+			res.write('{"partial":');
+			setTimeout(() => res.socket?.destroy(), 20);
+		});
+		const c = client();
+		expect(await c.send(request(srv.url))).toMatchObject({ kind: 'retry', errorClass: 'connection' });
+		// The next attempt gets a connection of its own and its whole answer.
+		const whole = await startServer(reply(200, '{"ok":true}'));
+		expect(await c.send(request(whole.url))).toMatchObject({ kind: 'delivered', result: { ok: true } });
+	});
+
 	it('retries an unknown host as dns', async () => {
 		expect(await client().send(request('http://no-such-handler.invalid/hook'))).toMatchObject({ kind: 'retry', errorClass: 'dns' });
 	});
@@ -250,6 +263,27 @@ describe('the request', () => {
 		expect(received!.body.equals(Buffer.from(body, 'utf8'))).toBe(true);
 		expect(received!.headers).toMatchObject(headers);
 		expect(received!.headers['content-length']).toBe(String(Buffer.byteLength(body)));
+	});
+
+	it('goes to the path and query of its URL, with the URL\'s credentials as Basic authorization', async () => {
+		const srv = await startServer(reply(200));
+		await client().send(request(`http://n8n%20user:p%40ss@127.0.0.1:${srv.port}/webhook/abc?x=1&y=%C3%A9`));
+		expect(srv.requests).toHaveLength(1);
+		expect(srv.requests[0]!.url).toBe('/webhook/abc?x=1&y=%C3%A9');
+		expect(srv.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from('n8n user:p@ss').toString('base64')}`);
+	});
+
+	it('reaches an IPv6 literal address', async (ctx) => {
+		const server = http.createServer((_req, res) => res.end('{"v6":true}'));
+		const listening = await new Promise<boolean>((resolve) => {
+			server.once('error', () => resolve(false));
+			server.listen(0, '::1', () => resolve(true));
+		});
+		// A machine without IPv6 loopback cannot run this; said, not silently passed.
+		if (!listening) return ctx.skip('no IPv6 loopback on this machine');
+		cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+		const { port } = server.address() as AddressInfo;
+		expect(await client().send(request(`http://[::1]:${port}/hook`))).toMatchObject({ kind: 'delivered', result: { v6: true } });
 	});
 
 	it('reuses a kept-alive connection', async () => {
