@@ -98,6 +98,8 @@ export function prepareTask(input: EnqueueInput, queue: QueueRow, limits: Enqueu
 	};
 }
 
+const NO_LINES: ReadonlySet<string> = new Set();
+
 /** The answer for one enqueued task: the task, and whether this call created it (false: idempotent repeat). */
 export type EnqueueResult = { task: TaskRow; created: boolean } | { conflict: FieldProblem };
 
@@ -114,7 +116,10 @@ export async function writeTasks(
 	fieldOf: (index: number) => string,
 ): Promise<EnqueueResult[]> {
 	// A newcomer does not overtake the tasks parked behind its key: it joins their line, without a job.
-	const lines = await keysWithLines(db, tasks.filter((t) => t.keyLimited).map((t) => ({ queue: t.queue, key: t.concurrencyKey as string })));
+	// Nothing is awaited when no task is key-limited (the usual case), so that the insert below is
+	// sent at once and leaves with the transaction's BEGIN (db/pool.ts, withTransaction).
+	const limited = tasks.filter((t) => t.keyLimited);
+	const lines = limited.length === 0 ? NO_LINES : await keysWithLines(db, limited.map((t) => ({ queue: t.queue, key: t.concurrencyKey as string })));
 	const toInsert = lines.size === 0 ? tasks : tasks.map((t) => (t.keyLimited && lines.has(lineId(t.queue, t.concurrencyKey as string)) ? { ...t, parked: true } : t));
 	// The tasks and their first dispatch jobs (none for a parked task), in one statement.
 	const inserted = await insertTasks(db, dispatch.jobs, toInsert, idempotencyWindowSeconds, channelName(schema, 'tasks'));
