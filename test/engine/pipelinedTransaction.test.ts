@@ -52,6 +52,22 @@ describe('pipelinedTransaction', () => {
 		expect(await rows()).toEqual([4]);
 	});
 
+	it('rolls back what was sent when the work throws before its first await', async () => {
+		await pool.query('TRUNCATE t');
+		const thrown = new Error('thrown while sending');
+		// Not an async function: it throws synchronously, after its first statement went out.
+		const throwing = pipelinedTransaction(pool, ((tx: Parameters<Parameters<typeof pipelinedTransaction>[1]>[0]) => {
+			void tx.query('INSERT INTO t VALUES (1)');
+			throw thrown;
+		}) as never);
+		await expect(throwing).rejects.toBe(thrown);
+		expect(await rows()).toEqual([]);
+		// And the connection is not left inside a transaction.
+		await pipelinedTransaction(pool, async (tx) => void (await tx.query('INSERT INTO t VALUES (2)')));
+		expect(await rows()).toEqual([2]);
+		expect((await pool.query<{ open: boolean }>("SELECT now() = statement_timestamp() AS open")).rows[0].open).toBe(true);
+	});
+
 	it('fails when a statement failed even if the work swallowed its error', async () => {
 		await pool.query('TRUNCATE t');
 		const swallowed = pipelinedTransaction(pool, async (tx) => {

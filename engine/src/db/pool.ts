@@ -257,10 +257,9 @@ async function pipelinedOnce<T>(pool: Pool, issue: (client: Queryable) => Promis
 }
 
 /**
- * Runs `send`, whose statements then leave in one write to the socket instead of one write each.
- * A write is a system call, and on a small machine the system calls of a cycle's statements cost
- * more CPU than building them. (node-postgres corks the messages of one statement; this holds
- * the cork across several.)
+ * Runs `send`, whose statements then leave in one write to the socket instead of one write each:
+ * one system call and one packet for the server to wake up to, not four. (node-postgres corks the
+ * messages of one statement; this holds the cork across several.)
  */
 function inOneWrite<T>(client: PoolClient, send: () => T): T {
 	const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;

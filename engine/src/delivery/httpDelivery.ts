@@ -263,11 +263,13 @@ function readBounded(response: http.IncomingMessage, limit: number, exchange: Ex
 			done();
 			reject(response.errored ?? Object.assign(new Error('the response ended before its body did'), { code: 'ECONNRESET' }));
 		};
+		// An error is followed by 'close', which rejects; this only keeps it from being unhandled.
+		response.on('error', () => {});
+		// Its connection may have closed between the response's arrival and now: 'close' is past.
+		if (response.destroyed) return onClose();
 		response.on('data', onData);
 		response.on('end', onEnd);
 		response.on('close', onClose);
-		// An error is followed by 'close', which rejects; this only keeps it from being unhandled.
-		response.on('error', () => {});
 		exchange.now(response);
 	});
 }
