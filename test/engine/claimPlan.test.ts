@@ -39,17 +39,21 @@ describe('the plan of a default queue\'s claim', () => {
 
 	it('is planned once: after PostgreSQL\'s five trial runs it keeps the generic plan, which claims the same tasks', async () => {
 		const room = { queue: QUEUE, engineId: randomUUID(), wanted: 10, concurrency: 10, fairShare: false, engineDeadAfterSeconds: 30 };
-		const claimed: number[] = [];
+		const claimed: string[][] = [];
 		for (let run = 0; run < 8; run++) {
-			// Rolled back: each run claims the same ten, the oldest of the highest priority.
+			// Rolled back: each run claims the same ten, of the highest priority and the oldest call.
+			// (Jobs inserted by one statement share their creation time: which ten of those is not fixed.)
 			await client.query('BEGIN');
 			const { claim } = await countAndClaim(client, jobTable(`${te.schema}_pgboss`), room, [], 30);
 			await client.query('ROLLBACK');
-			claimed.push(claim.tasks.length);
-			expect(new Set(claim.tasks.map((t) => t.priority))).toEqual(new Set([2]));
-			expect(claim.tasks.map((t) => (t.payload as { n: number }).n)).toEqual(Array.from({ length: 10 }, (_, k) => 2 + 3 * k));
+			claimed.push(claim.tasks.map((t) => t.id).sort());
+			expect(claim.tasks).toHaveLength(10);
+			for (const task of claim.tasks) {
+				expect(task.priority).toBe(2);
+				expect((task.payload as { n: number }).n).toBeLessThan(1000);
+			}
 		}
-		expect(claimed).toEqual(Array(8).fill(10));
+		expect(new Set(claimed.map((ids) => ids.join()))).toHaveProperty('size', 1);
 		const { rows } = await client.query<{ generic: string; custom: string }>(
 			"SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE name = 'claim-count-fetch-activate'",
 		);
