@@ -167,19 +167,13 @@ async function transactionOnce<T>(pool: Pool, work: (client: PoolClient) => Prom
 	// BEGIN is not waited for: on the pipelined connection the first statement of `work` travels with
 	// it (a round trip less per transaction). Should a lock of BEGIN's fail, the server refuses that
 	// statement and every other until the rollback, and the lock's error is the one thrown.
-	let began!: Promise<unknown>;
-	let working!: Promise<T>;
-	inOneWrite(client, () => {
-		began = client.query(begin).then(
+	const { began, working } = inOneWrite(client, () => ({
+		began: client.query(begin).then(
 			() => null,
 			(error: unknown) => error,
-		);
-		try {
-			working = work(client);
-		} catch (error) {
-			working = Promise.reject(error);
-		}
-	});
+		),
+		working: asPromise(() => work(client)),
+	}));
 	try {
 		const result = await working;
 		const beginError = await began;
@@ -253,6 +247,15 @@ async function pipelinedOnce<T>(pool: Pool, issue: (client: Queryable) => Promis
 	} finally {
 		client.off('error', onError);
 		client.release(broken);
+	}
+}
+
+/** What `start` returns, or its synchronous throw as a rejection. */
+function asPromise<T>(start: () => Promise<T>): Promise<T> {
+	try {
+		return start();
+	} catch (error) {
+		return Promise.reject(error);
 	}
 }
 

@@ -187,6 +187,7 @@ function requestTarget(url: string): RequestTarget {
 	let target = targets.get(url);
 	if (target === undefined) {
 		const parsed = new URL(url);
+		if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`unsupported protocol ${parsed.protocol}`);
 		target = {
 			secure: parsed.protocol === 'https:',
 			// http.request wants an IPv6 literal without its brackets.
@@ -195,7 +196,6 @@ function requestTarget(url: string): RequestTarget {
 			path: `${parsed.pathname}${parsed.search}`,
 			...(parsed.username || parsed.password ? { auth: `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}` } : {}),
 		};
-		if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`unsupported protocol ${parsed.protocol}`);
 		if (targets.size >= TARGETS_KEPT) targets.clear();
 		targets.set(url, target);
 	}
