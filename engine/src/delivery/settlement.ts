@@ -231,6 +231,16 @@ export function keyedLocks(schema: string, results: readonly AttemptResult[]): s
 }
 
 /**
+ * The dispatch locks a group of the settlement writer takes with its BEGIN: those of every queue it
+ * settles, in one order. They include `keyedLocks` (flow control needs them), and they keep two groups
+ * of the writer that share a queue from writing its rows (handler health, throttles, a batch's
+ * progress) at the same time, where two groups locking two such rows in opposite orders could deadlock.
+ */
+export function groupLocks(schema: string, results: readonly AttemptResult[]): string[] {
+	return [...new Set(results.filter((a) => a.outcome.kind !== 'accepted').map((a) => dispatchLock(schema, a.task.queue)))].sort();
+}
+
+/**
  * How long the handler asked to be left alone: a 429 or 503 with Retry-After throttles the task's
  * key (or queue). A "still starting" 503 from a freshly registered Task Trigger is not a throttle.
  */
@@ -295,11 +305,14 @@ export interface RefillPlan {
  */
 export class SettlementWriter {
 	/**
-	 * One group at a time: groups of one queue would take turns on its dispatch lock and its
-	 * handler's row anyway, and results arriving meanwhile make the next group larger (fewer commits).
+	 * Two groups at a time. Each holds the dispatch locks of all its queues (`groupLocks`), so two
+	 * groups sharing a queue still take turns in the database; but the second is already sent when
+	 * the first commits, so the database does not sit idle while the engine gathers the next group
+	 * (measured at concurrency 500: 5,239 / 5,281 tasks/s with one group at a time, 6,038 / 5,693
+	 * with two). Groups of disjoint queues touch disjoint rows (tasks, handlers, queues, keys).
 	 */
 	private readonly commits = new GroupCommit<AttemptResult, Written>({
-		maxParallel: 1,
+		maxParallel: 2,
 		maxGroup: 500,
 		write: (group) => this.writeGroup(group),
 		gate: (waiting) => this.refill?.answersDue(waiting) ?? null,
@@ -411,7 +424,7 @@ export class SettlementWriter {
 	private write(results: readonly AttemptResult[]): Promise<SettleCounts> {
 		const plan = planSettlement(results, this.events);
 		const run = plan.followUps ? withTransaction : pipelinedTransaction;
-		return run(this.pool, (tx) => issueSettlement(tx, this.dispatch, this.schema, plan, this.events, true), { advisoryLocks: keyedLocks(this.schema, results) });
+		return run(this.pool, (tx) => issueSettlement(tx, this.dispatch, this.schema, plan, this.events, true), { advisoryLocks: groupLocks(this.schema, results) });
 	}
 
 	/**
@@ -427,8 +440,8 @@ export class SettlementWriter {
 		const settle = (tx: Queryable) => issueSettlement(tx, this.dispatch, this.schema, settlement, this.events, true);
 		let counts: SettleCounts;
 		try {
-			// With the keyed queues' locks too (settlement needs them), all taken at BEGIN in one order.
-			const advisoryLocks = [...new Set([...plan.locks, ...keyedLocks(this.schema, results)])].sort();
+			// Every queue of the group (plan.locks name those it refills), all taken at BEGIN in one order.
+			const advisoryLocks = [...new Set([...plan.locks, ...groupLocks(this.schema, results)])].sort();
 			counts = oneTrip
 				? await pipelinedTransaction(this.pool, async (tx) => (await allInOrder([settle(tx), plan.claim(tx)] as const))[0], { advisoryLocks })
 				: await withTransaction(
