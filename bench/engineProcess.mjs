@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { onCleanup } from './cleanup.mjs';
 import { dropSchemas, freshSchema } from './database.mjs';
+import { engineLauncher } from '../scripts/engineLauncher.mjs';
 
 // BENCH_ENGINE_MAIN: another build's main.js (a patched copy, to measure a change before making it).
 const MAIN = process.env.BENCH_ENGINE_MAIN || fileURLToPath(new URL('../engine/dist/main.js', import.meta.url));
@@ -30,12 +31,6 @@ const MAX_ECHOED_LOG_LINES = 20;
 export async function engineDefault(name) {
 	const { SETTINGS } = await import(pathToFileURL(path.join(path.dirname(MAIN), 'config.js')).href);
 	return SETTINGS.find((s) => s.name === name)?.default ?? null;
-}
-
-/** The node flags the engine's launcher line gives (`#!/usr/bin/env -S node …`): the bench runs it as users do. */
-function launchFlags(main) {
-	const first = readFileSync(main, 'utf8').split('\n', 1)[0];
-	return /^#!.*\bnode\b(.*)$/.exec(first)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
 }
 
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or null once it is gone. */
@@ -95,13 +90,16 @@ export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {
 	const dataDir = await mkdtemp(path.join(os.tmpdir(), 'task-engine-bench-data-'));
 	const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 	const queryLog = diagnostics.countQueries ? path.join(dataDir, 'queries.txt') : undefined;
+	// As the task-engine command runs it: the environment and node flags of its launcher line.
+	const launcher = engineLauncher(MAIN);
 	const nodeArgs = [
-		...launchFlags(MAIN),
+		...launcher.flags,
 		...(diagnostics.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${diagnostics.cpuProfDir}`] : []),
 		...(queryLog ? ['--import', QUERY_COUNTER] : []),
 	];
 	const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start', '--port', '0', '--host', '127.0.0.1'], {
 		env: {
+			...launcher.env,
 			...process.env,
 			...(queryLog ? { BENCH_QUERY_LOG: queryLog } : {}),
 			DATABASE_URL: databaseUrl,

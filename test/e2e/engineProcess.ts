@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { engineLauncher } from '../../scripts/engineLauncher.mjs';
 import { startProcess, type RunningProcess } from './processes.js';
 
 /** Parsed JSON of a response: tests read its fields freely and assert on them. */
@@ -29,12 +29,13 @@ export async function startEngineProcess(options: {
 	env?: Record<string, string>;
 }): Promise<EngineProcess> {
 	const main = path.join(options.repoDir, 'engine', 'dist', 'main.js');
-	// With the node flags of its launcher line (`#!/usr/bin/env -S node …`), as the task-engine command runs it.
-	const flags = /^#!.*\bnode\b(.*)$/.exec(readFileSync(main, 'utf8').split('\n', 1)[0])?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
-	const running = startProcess('engine', process.execPath, [...flags, main, 'start'], {
+	// With the environment and node flags of its launcher line, as the task-engine command runs it.
+	const launcher = engineLauncher(main);
+	const running = startProcess('engine', process.execPath, [...launcher.flags, main, 'start'], {
 		cwd: options.logDir,
 		logFile: path.join(options.logDir, 'engine.log'),
 		env: {
+			...launcher.env,
 			PATH: process.env.PATH,
 			HOME: process.env.HOME,
 			DATABASE_URL: options.databaseUrl,

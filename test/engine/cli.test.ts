@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { engineLauncher } from '../../scripts/engineLauncher.mjs';
 import { dropSchema, freshSchema, testDatabaseUrl, TEST_API_KEY } from '../helpers/engine.js';
 
 const MAIN = path.resolve(import.meta.dirname, '../../engine/dist/main.js');
@@ -42,18 +43,22 @@ describe('task-engine command', () => {
 
 	it('runs through its launcher line with the node flags that `npm start` gives too', () => {
 		const launcher = readFileSync(MAIN, 'utf8').split('\n', 1)[0];
-		expect(launcher).toMatch(/^#!\/usr\/bin\/env -S node /);
-		const flags = launcher.replace(/^#!\/usr\/bin\/env -S node /, '');
+		const line = /^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node (.+)$/.exec(launcher);
+		expect(line, launcher).not.toBeNull();
+		const flags = line![1];
 		const start = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')).scripts.start as string;
-		expect(start).toContain(`node ${flags} engine/dist/main.js start`);
+		expect(start).toContain(`MALLOC_ARENA_MAX=2 node ${flags} engine/dist/main.js start`);
+		expect(engineLauncher(MAIN)).toEqual({ env: { MALLOC_ARENA_MAX: '2' }, flags: flags.split(' ') });
 		// As the `task-engine` command runs it, the flags reach V8: after much allocation the young
 		// generation is still 2 × 4 MiB (without the flag it grows to 64 MiB and more).
 		const churn = 'let keep = []; for (let i = 0; i < 3e6; i++) { keep.push({ i, s: "x" + i }); if (keep.length > 2e5) keep = []; }';
-		// And `gc` is there for giving memory back when idle (maintenance/idleMemory.ts).
-		const report = 'console.log(require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size, typeof gc)';
+		// And `gc` is there for giving memory back when idle (maintenance/idleMemory.ts), and glibc's
+		// arenas are capped (read by glibc from the environment the launcher line sets).
+		const report =
+			'console.log(require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size, typeof gc, process.env.MALLOC_ARENA_MAX)';
 		const r = spawnSync('/bin/sh', ['-c', `${launcher.slice(2)} -e '${churn} ${report}'`], { encoding: 'utf8', timeout: 30_000 });
 		expect(r.status, r.stderr).toBe(0);
-		expect(r.stdout.trim()).toBe(`${8 * 1024 * 1024} function`);
+		expect(r.stdout.trim()).toBe(`${8 * 1024 * 1024} function 2`);
 		const help = spawnSync('/bin/sh', ['-c', `${launcher.slice(2)} "${MAIN}" --help`], { encoding: 'utf8', timeout: 30_000 });
 		expect(help.stdout).toContain('Usage: task-engine start');
 	});
@@ -111,9 +116,9 @@ describe('task-engine command', () => {
 	});
 
 	it('with its launcher flags, gives back the heap start-up left behind once it is up', async () => {
-		const flags = readFileSync(MAIN, 'utf8').split('\n', 1)[0].replace(/^#!\/usr\/bin\/env -S node /, '').split(' ');
+		const { env, flags } = engineLauncher(MAIN);
 		const schema = freshSchema();
-		const { child, lineOn } = startCommand(flags, { DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'debug' });
+		const { child, lineOn } = startCommand(flags, { ...env, DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: schema, API_KEYS: TEST_API_KEY, LOG_LEVEL: 'debug' });
 		try {
 			const line = (await lineOn('stderr', /^.*"why":"start-up".*$/m))[0];
 			const logged = JSON.parse(line) as { msg: string; heapMiB: [number, number] };
