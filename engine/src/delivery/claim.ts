@@ -20,6 +20,8 @@ export interface ClaimResult {
 	retryInMs: number | null;
 	/** The queue's concurrency limit is what stopped the claim (wake when one of its deliveries ends). */
 	atConcurrencyLimit: boolean;
+	/** Fewer tasks were due than the claim had room for: nothing else is due now (`retryInMs` tells when). */
+	drained: boolean;
 }
 
 export interface ClaimRequest {
@@ -97,8 +99,8 @@ export async function claimOneStatement(tx: Queryable, dispatch: DispatchQueue, 
 	const needsTheFullClaim = keysNeedALook(counted.counts) && counted.counts.room > 0;
 	const result =
 		counted.counts.room <= 0
-			? { tasks: [], retryInMs: null, atConcurrencyLimit: true }
-			: resultOf(counted.claim.tasks, counted.nextDueInSeconds, counted.counts.nextWakeInSeconds);
+			? { tasks: [], retryInMs: null, atConcurrencyLimit: true, drained: false }
+			: resultOf(counted.claim.tasks, counted.claim.fetched < counted.counts.room, counted.nextDueInSeconds, counted.counts.nextWakeInSeconds);
 	return { result, counts: counted.counts, needsTheFullClaim, closeStrayJobs };
 }
 
@@ -135,10 +137,10 @@ export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, re
 		counts = await activeCounts(tx, room);
 	}
 	let limit = counts.room;
-	if (limit <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true };
+	if (limit <= 0) return { tasks: [], retryInMs: null, atConcurrencyLimit: true, drained: false };
 
 	// Flow control (docs/flow-control.md): a throttled queue waits; woken keys' parked tasks go back in line.
-	if (counts.throttledForSeconds !== null) return { tasks: [], retryInMs: Math.max(1, Math.ceil(counts.throttledForSeconds * 1000)), atConcurrencyLimit: false };
+	if (counts.throttledForSeconds !== null) return { tasks: [], retryInMs: Math.max(1, Math.ceil(counts.throttledForSeconds * 1000)), atConcurrencyLimit: false, drained: false };
 	if (counts.woken > 0) await insertDispatchJobs(tx, dispatch, await unparkWoken(tx, queue));
 
 	let permits = limit;
@@ -146,7 +148,7 @@ export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, re
 		permits = await takeRatePermits(tx, queue.name, limit);
 		if (permits === 0) {
 			const wait = await secondsUntilRateWindowEnds(tx, queue.name);
-			return { tasks: [], retryInMs: Math.max(1, Math.ceil(wait * 1000)), atConcurrencyLimit: false };
+			return { tasks: [], retryInMs: Math.max(1, Math.ceil(wait * 1000)), atConcurrencyLimit: false, drained: false };
 		}
 		limit = permits;
 	}
@@ -177,11 +179,11 @@ export async function claimDueTasksIn(tx: Queryable, dispatch: DispatchQueue, re
 	}
 	if (queue.rateLimitMax !== null) await returnRatePermits(tx, queue.name, permits - tasks.length);
 
-	return resultOf(tasks, exhausted ? await secondsUntilNextDue(tx, queue.name) : null, wakeInSeconds);
+	return resultOf(tasks, exhausted, exhausted ? await secondsUntilNextDue(tx, queue.name) : null, wakeInSeconds);
 }
 
 /** The claim's result, with when to look again: the next task due (when fewer were due than asked), the next key to wake. */
-function resultOf(tasks: TaskRow[], nextDueInSeconds: number | null, wakeInSeconds: number | null): ClaimResult {
+function resultOf(tasks: TaskRow[], drained: boolean, nextDueInSeconds: number | null, wakeInSeconds: number | null): ClaimResult {
 	const soonest = Math.min(nextDueInSeconds ?? Infinity, wakeInSeconds ?? Infinity);
-	return { tasks, retryInMs: soonest === Infinity ? null : Math.max(1, Math.ceil(soonest * 1000)), atConcurrencyLimit: false };
+	return { tasks, retryInMs: soonest === Infinity ? null : Math.max(1, Math.ceil(soonest * 1000)), atConcurrencyLimit: false, drained };
 }

@@ -214,8 +214,10 @@ export class Dispatcher implements Refill {
 				for (const { entry, claim, rest } of claims) {
 					this.deliverCohort(claim.tasks, entry);
 					if (rest) this.afterOneStatementClaim(entry.queue.name, rest);
-					// Nothing more was due: the queue's loop times the next look (a due time ahead, or a notification).
-					if (claim.retryInMs !== null || (!claim.atConcurrencyLimit && claim.tasks.length === 0)) this.wake(entry.queue.name);
+					// The queue's loop times the next look: a due time ahead, or a claim that stopped short of
+					// its room without draining what was due (stray jobs, parked tasks). Not when nothing was due:
+					// the next enqueue wakes the loop, and a round now would be a transaction that claims nothing.
+					if (claim.retryInMs !== null || (!claim.atConcurrencyLimit && claim.tasks.length === 0 && !claim.drained)) this.wake(entry.queue.name);
 				}
 			},
 			abandoned: () => {
