@@ -227,7 +227,7 @@ export async function allInOrder<T extends readonly unknown[]>(promises: { [K in
 
 /** The dispatch locks of the queues whose keyed tasks these results settle, in one order for every engine. */
 export function keyedLocks(schema: string, results: readonly AttemptResult[]): string[] {
-	return [...new Set(results.filter((a) => a.task.concurrencyKey && a.outcome.kind !== 'accepted').map((a) => dispatchLock(schema, a.task.queue)))].sort();
+	return groupLocks(schema, results.filter((a) => a.task.concurrencyKey));
 }
 
 /**
