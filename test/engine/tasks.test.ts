@@ -102,6 +102,46 @@ describe('tasks API', () => {
 		expect((await te.api('GET', '/v1/tasks?limit=500')).body.items.length).toBe(before);
 	});
 
+
+	// The enqueue reads back only the times the database set; the rest of its answer is built from
+	// what it wrote (tasks/taskSql.ts, insertedRow). That answer must be the stored task, field for field.
+	it('answers an enqueue, single or bulk, with the task exactly as stored', async () => {
+		await te.api('POST', '/v1/queues', { name: 'keyed', keyConcurrency: 1 });
+		const full = {
+			queue: 'keyed',
+			name: 'everything',
+			payload: { zeta: [1, 2.5, 'x'], a: { nested: true }, mid: null },
+			url: 'http://127.0.0.1:9/hook',
+			priority: 'high',
+			retry: { limit: 4, delaySeconds: 7 },
+			timeoutSeconds: 90,
+			asyncTimeoutSeconds: 600,
+			concurrencyKey: 'customer-1',
+		};
+		const answers = [
+			(await te.api('POST', '/v1/tasks', { ...full, idempotencyKey: 'stored-1', delaySeconds: 30 })).body,
+			(await te.api('POST', '/v1/tasks', { queue: 'mail', name: 'plain' })).body,
+			(await te.api('POST', '/v1/tasks', { queue: 'mail', name: 'debounced', debounce: { key: 'k', seconds: 60, mode: 'collect', maxWaitSeconds: 300 } })).body,
+			...(
+				await te.api('POST', '/v1/tasks/bulk', {
+					tasks: [
+						{ ...full, runAt: new Date(Date.now() + 3_600_123).toISOString() },
+						// Due now with a key its queue limits: the second waits behind the first.
+						{ ...full, name: 'first in line' },
+						{ ...full, name: 'second in line' },
+						{ queue: 'other', name: 'bare' },
+					],
+				})
+			).body.items.map(({ created, ...task }: { created: boolean }) => (expect(created).toBe(true), task)),
+		];
+		expect(answers.map((a) => a.state)).toEqual(['scheduled', 'queued', 'scheduled', 'scheduled', 'queued', 'queued', 'queued']);
+		for (const answer of answers) {
+			const { attempts, ...stored } = (await te.api('GET', `/v1/tasks/${answer.id}`)).body;
+			expect(attempts).toEqual([]);
+			const { debounced, ...task } = answer;
+			expect(task).toEqual(stored);
+		}
+	});
 	it('rejects every kind of bad task input with a 4xx naming the field, writing nothing', async () => {
 		const before = (await te.api('GET', '/v1/tasks?limit=500')).body.items.length;
 		const farFuture = new Date(Date.now() + 400 * 86400_000).toISOString();

@@ -129,7 +129,7 @@ export async function insertTasks(
 			[keyed.map((t) => t.queue), keyed.map((t) => t.idempotencyKey)],
 		);
 	}
-	const { rows } = await db.query<TaskRow>(prepared('insert-tasks',
+	const { rows } = await db.query<InsertedTask>(prepared('insert-tasks',
 		`WITH input AS (
 		   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
 		     id uuid, "jobId" uuid, queue text, name text, payload jsonb, priority int, retry jsonb, "timeoutSeconds" int,
@@ -148,17 +148,69 @@ export async function insertTasks(
 		     debounce->>'key', debounce->>'mode', (debounce->>'maxWaitSeconds')::float8, debounce IS NOT NULL
 		   FROM input ORDER BY ord
 		   ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-		   RETURNING *
+		   RETURNING t.id, t.job_id, t.queue, t.priority, t.due_at, t.created_at, t.timeout_seconds, t.url, t.event
 		 ), dispatched AS (
 		   SELECT ${dispatchJobColumns('t', EXPIRY_MARGIN_SECONDS)} FROM inserted t WHERE t.job_id IS NOT NULL
 		 ), ${insertJobsCte(jobs, 'dispatched')}, announced AS (
 		   -- In the same statement, to spare the enqueue a round trip.
 		   SELECT pg_notify($3, queue) FROM (SELECT DISTINCT queue FROM inserted) q WHERE $3::text IS NOT NULL
 		 )
-		 SELECT ${TASK_COLUMNS} FROM inserted t WHERE (SELECT count(*) FROM announced) >= 0`,
+		 -- Only what the database decided; the rest of each row is what was sent (insertedRow). Times
+		 -- as whole epoch milliseconds (a Date holds no more; extract's numeric is exact): a number parses faster than a timestamp.
+		 SELECT t.id, floor(extract(epoch FROM t.due_at) * 1000)::float8 AS "dueMs", floor(extract(epoch FROM t.created_at) * 1000)::float8 AS "createdMs",
+		   t.due_at > now() AS "notDue"
+		 FROM inserted t WHERE (SELECT count(*) FROM announced) >= 0`,
 		[JSON.stringify(tasks.map((t, ord) => ({ ...t, ord }))), idempotencyWindowSeconds, notifyChannel],
 	));
-	return rows;
+	const sent = new Map(tasks.map((t) => [t.id, t]));
+	return rows.map((r) => insertedRow(sent.get(r.id) as NewTask, r));
+}
+
+/** What the insert reads back of a new task: what the database decided. */
+interface InsertedTask {
+	id: string;
+	dueMs: number;
+	createdMs: number;
+	notDue: boolean;
+}
+
+/**
+ * A new task's row, as TASK_COLUMNS would read it: the stored columns are what was sent, the
+ * columns' defaults, and the times the database set. Reading all ~30 columns back instead cost a
+ * bulk enqueue of 1,000 tasks ~10 ms of PostgreSQL and engine time (the row parsing).
+ */
+function insertedRow(t: NewTask, r: InsertedTask): TaskRow {
+	return {
+		id: t.id,
+		queue: t.queue,
+		name: t.name,
+		state: r.notDue ? 'scheduled' : 'queued',
+		payload: t.payload,
+		priority: t.priority,
+		retry: t.retry,
+		timeoutSeconds: t.timeoutSeconds,
+		url: t.url,
+		idempotencyKey: t.idempotencyKey,
+		dueAt: new Date(r.dueMs),
+		createdAt: new Date(r.createdMs),
+		startedAt: null,
+		finishedAt: null,
+		attemptCount: 0,
+		budgetBase: 0,
+		jobId: t.parked ? null : t.jobId,
+		result: null,
+		lastError: null,
+		lastStatusCode: null,
+		lastErrorClass: null,
+		engineId: null,
+		deadlineAt: null,
+		progress: null,
+		concurrencyKey: t.concurrencyKey ?? null,
+		debounce: t.debounce ? { ...t.debounce, open: true } : null,
+		event: t.event ?? 'task',
+		schedule: t.schedule ?? null,
+		batch: t.batch ?? null,
+	};
 }
 
 /** The tasks currently holding these (queue, idempotency key) pairs. */
