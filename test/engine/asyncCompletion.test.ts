@@ -157,6 +157,9 @@ describe('async completion', () => {
 			['heartbeat', { progress: { percent: 140 } }, 'percent'],
 			['fail', { error: 'x', retryAfterSeconds: 61 }, 'retryAfterSeconds'],
 			['fail', { error: 'x', retryAfterSeconds: -1 }, 'retryAfterSeconds'],
+			// A dead letter now and a retry later at once: refused, not read as either.
+			['fail', { error: 'x', retry: false, retryAfterSeconds: 61 }, 'retryAfterSeconds'],
+			['fail', { error: 'x', retry: false, retryAfterSeconds: 5 }, 'retryAfterSeconds'],
 			['fail', {}, 'error'],
 			['fail', { error: 'x', retry: 'no' }, 'retry'],
 			['complete', { result: 1, extra: true }, 'extra'],

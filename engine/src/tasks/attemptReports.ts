@@ -88,11 +88,15 @@ export class AttemptReports {
 		if (report.kind === 'complete') {
 			return { ...settle, outcome: { kind: 'delivered', ...base, result: storableJson(report.result ?? null) ?? null } };
 		}
-		const error = storableText(report.error) ?? '';
-		if (report.retry === false) return { ...settle, outcome: { kind: 'failed', ...base, errorClass: 'reported', error } };
+		// Checked before `retry: false` is acted on: a report the engine cannot apply as sent changes nothing.
+		if (report.retryAfterSeconds !== undefined && report.retry === false) {
+			throw invalidField('retryAfterSeconds', 'cannot be combined with retry: false (a dead letter now, never retried)');
+		}
 		if (report.retryAfterSeconds !== undefined && report.retryAfterSeconds > task.retry.maxDelaySeconds) {
 			throw invalidField('retryAfterSeconds', `must be between 0 and the task's retry.maxDelaySeconds (${task.retry.maxDelaySeconds})`);
 		}
+		const error = storableText(report.error) ?? '';
+		if (report.retry === false) return { ...settle, outcome: { kind: 'failed', ...base, errorClass: 'reported', error } };
 		return {
 			...settle,
 			outcome: { kind: 'retry', ...base, errorClass: 'reported', error, ...(report.retryAfterSeconds !== undefined ? { retryAfterSeconds: report.retryAfterSeconds } : {}) },

@@ -24,7 +24,7 @@ const FailBody = Type.Object(
 				minimum: 0,
 				// No policy allows a longer delay (retry.maxDelaySeconds is at most 7 days); the task's own cap is checked after.
 				maximum: 7 * 86_400,
-				description: "Retry after exactly this long (no jitter), 0 to the task's retry.maxDelaySeconds; only while retries are left",
+				description: "Retry after exactly this long (no jitter), 0 to the task's retry.maxDelaySeconds; only while retries are left. Not with retry: false (400)",
 			}),
 		),
 	},
