@@ -10,6 +10,7 @@ import { claimDueTasks, claimDueTasksIn, claimOneStatement, claimsInOneStatement
 import type { DeliveryClient, DeliveryOutcome } from './httpDelivery.js';
 import { allInOrder, type Refill, type RefillPlan, type Settled, type SettlementWriter } from './settlement.js';
 import { targetFor, taskDeliveryRequest } from './taskDelivery.js';
+import { QuietQueues } from './quietQueues.js';
 
 export interface DispatcherOptions {
 	schema: string;
@@ -75,6 +76,8 @@ export class Dispatcher implements Refill {
 	private stopping = false;
 	/** Until `start()`, wake-ups are ignored: an engine without background work must not deliver (it has no heartbeat). */
 	private started = false;
+	/** Queues known to hold nothing due (settlement writes their completions without their dispatch locks). */
+	private readonly quietQueues = new QuietQueues();
 
 	constructor(
 		private readonly pool: Pool,
@@ -90,7 +93,7 @@ export class Dispatcher implements Refill {
 
 	start(): void {
 		this.started = true;
-		this.catalog.onChange((name) => this.ensureLoop(name)?.wake());
+		this.catalog.onChange((name) => this.wake(name));
 		for (const name of this.catalog.names()) this.ensureLoop(name);
 	}
 
@@ -100,6 +103,7 @@ export class Dispatcher implements Refill {
 
 	/** Something may be due in this queue (a notification or a local enqueue). */
 	wake(queue: string): void {
+		this.quietQueues.heard(queue);
 		this.ensureLoop(queue)?.wake();
 	}
 
@@ -114,6 +118,7 @@ export class Dispatcher implements Refill {
 	}
 
 	wakeAll(): void {
+		this.quietQueues.heardAll();
 		for (const loop of this.loops.values()) loop.wake();
 	}
 
@@ -170,30 +175,37 @@ export class Dispatcher implements Refill {
 		if (!entry) return 'gone';
 		const request = this.claimRequest(entry, this.freeSlots());
 		if (!request) return { claimed: 0, sleepMs: null };
+		const mark = this.quietQueues.mark(name);
 		const claim = await claimDueTasks(this.pool, this.dispatch, request, (error) => this.strayJobsNotClosed(name, error));
+		this.quietQueues.claimed(name, mark, claim.drained);
 		this.deliverCohort(claim.tasks, entry);
 		if (claim.tasks.length === request.wanted) return { claimed: claim.tasks.length, sleepMs: 0 };
 		if (claim.atConcurrencyLimit) return { claimed: 0, sleepMs: this.options.pollIntervalMs };
 		return { claimed: claim.tasks.length, sleepMs: Math.min(claim.retryInMs ?? this.options.pollIntervalMs, this.options.pollIntervalMs) };
 	}
 
+	/** Refill (settlement.ts): whether these queues are known to hold nothing due (QuietQueues). */
+	quiet(queues: readonly string[]): boolean {
+		return queues.every((queue) => this.quietQueues.quiet(queue));
+	}
+
 	/** Refill (settlement.ts): claims for the settled queues inside the settlement's transaction. */
 	prepare(queues: readonly string[]): RefillPlan | null {
 		if (this.stopping || !this.started) return null;
 		let free = this.freeSlots();
-		const requests: { entry: QueueEntry; request: ClaimRequest }[] = [];
+		const requests: { entry: QueueEntry; request: ClaimRequest; mark: number }[] = [];
 		for (const name of queues) {
 			const entry = this.catalog.get(name);
 			const request = entry ? this.claimRequest(entry, free) : null;
 			if (!entry || !request) continue;
 			free -= request.wanted;
-			requests.push({ entry, request: { ...request, fairShare: true } });
+			requests.push({ entry, request: { ...request, fairShare: true }, mark: this.quietQueues.mark(name) });
 		}
 		if (requests.length === 0) return null;
 		const reserved = requests.reduce((sum, r) => sum + r.request.wanted, 0);
 		this.reserved += reserved;
 		const oneStatement = requests.every((r) => claimsInOneStatement(r.entry.queue));
-		let claims: { entry: QueueEntry; claim: ClaimResult; rest?: OneStatementClaim }[] = [];
+		let claims: { entry: QueueEntry; claim: ClaimResult; mark: number; rest?: OneStatementClaim }[] = [];
 		return {
 			queues: new Set(requests.map((r) => r.entry.queue.name)),
 			locks: requests.map((r) => dispatchLock(this.options.schema, r.entry.queue.name)),
@@ -204,14 +216,15 @@ export class Dispatcher implements Refill {
 					// All sent before the first await (RefillPlan.oneStatement).
 					const sent = requests.map((r) => claimOneStatement(tx, this.dispatch, r.request));
 					const done = await allInOrder(sent);
-					claims = done.map((rest, i) => ({ entry: requests[i].entry, claim: rest.result, rest }));
+					claims = done.map((rest, i) => ({ entry: requests[i].entry, claim: rest.result, mark: requests[i].mark, rest }));
 					return;
 				}
-				for (const r of requests) claims.push({ entry: r.entry, claim: await claimDueTasksIn(tx, this.dispatch, r.request) });
+				for (const r of requests) claims.push({ entry: r.entry, claim: await claimDueTasksIn(tx, this.dispatch, r.request), mark: r.mark });
 			},
 			committed: () => {
 				this.reserved -= reserved;
-				for (const { entry, claim, rest } of claims) {
+				for (const { entry, claim, mark, rest } of claims) {
+					this.quietQueues.claimed(entry.queue.name, mark, claim.drained);
 					this.deliverCohort(claim.tasks, entry);
 					if (rest) this.afterOneStatementClaim(entry.queue.name, rest);
 					// The queue's loop times the next look: a due time ahead, or a claim that stopped short of
@@ -318,8 +331,9 @@ export class Dispatcher implements Refill {
 			})
 			.then((refilled) => {
 				this.inFlight.delete(task.id);
-				// A settlement that refilled the queue has claimed for the slot already.
-				if (!refilled) this.wake(task.queue);
+				// A settlement that refilled the queue has claimed for the slot already; in a quiet queue
+				// nothing waits for it (a task enqueued since ended the quiet).
+				if (!refilled && !this.quietQueues.quiet(task.queue)) this.wake(task.queue);
 			});
 		this.inFlight.set(task.id, record);
 	}
