@@ -57,6 +57,35 @@ describe('several engines on one database', () => {
 		expect(perEngine[1]).toBeGreaterThan(0);
 	});
 
+	// Tasks arriving one at a time, each enqueued (on either engine) the moment the one before reaches
+	// the handler: the queue is quiet between them, so completions are written without its dispatch
+	// lock (delivery/quietQueues.ts) while the next task is being claimed. Polling is slowed to 10 s,
+	// so a wake-up lost between the engines would show as a 10 s stall.
+	it('holds a queue concurrency of 2 across two engines for tasks arriving one by one, with no stall', async () => {
+		const schema = freshSchema();
+		const receiver = await startReceiver((_req, index) => ({ delayMs: (index * 7) % 11 }));
+		const a = await startTestEngine({ POLL_INTERVAL_MS: '10000' }, { schema, keepSchema: true });
+		const b = await startTestEngine({ POLL_INTERVAL_MS: '10000' }, { schema, keepSchema: true });
+		cleanups.push(() => receiver.close(), () => dropSchema(schema), () => a.stop(), () => b.stop());
+
+		// Room for two, one due at a time: each claim drains the queue.
+		await a.api('POST', '/v1/queues', { name: 'one-by-one', concurrency: 2 });
+		await a.api('POST', '/v1/queues/one-by-one/handlers', { url: receiver.url });
+		await eventually(async () => (await b.api('GET', '/v1/queues/one-by-one')).status === 200);
+		const began = Date.now();
+		const ids: string[] = [];
+		for (let i = 0; i < 40; i++) {
+			const res = await (i % 2 === 0 ? a : b).api('POST', '/v1/tasks', { queue: 'one-by-one', name: `t${i}` });
+			expect(res.status).toBe(201);
+			ids.push(res.body.id);
+			await eventually(() => receiver.requests.length === i + 1, 5_000, `task ${i} delivered`);
+		}
+		await eventually(async () => (await Promise.all(ids.map(async (id) => (await a.api('GET', `/v1/tasks/${id}`)).body.state))).every((s) => s === 'completed'), 5_000, 'all completed');
+		expect(receiver.maxInProgress).toBeLessThanOrEqual(2);
+		expect(receiver.requests.map((r) => r.json.id)).toEqual(ids);
+		expect(Date.now() - began).toBeLessThan(10_000);
+	});
+
 	it('loses nothing when an engine is killed with SIGKILL mid-load', async () => {
 		const schema = freshSchema();
 		const seen = new Map<string, number>();
