@@ -13,22 +13,24 @@
 export class QuietQueues {
 	/** Wake-ups per queue: a claim remembers the count it began at. */
 	private readonly news = new Map<string, number>();
+	/** Wake-ups of every queue at once. */
+	private newsForAll = 0;
 	/** The wake-up count at which a claim that drained the queue began. */
 	private readonly drainedAt = new Map<string, number>();
 
 	/** Something may be due in `queue`. */
 	heard(queue: string): void {
-		this.news.set(queue, this.mark(queue) + 1);
+		this.news.set(queue, (this.news.get(queue) ?? 0) + 1);
 	}
 
 	/** Something may be due in any queue (a slot freed at the engine's own limit). */
 	heardAll(): void {
-		this.drainedAt.clear();
+		this.newsForAll += 1;
 	}
 
-	/** Taken as a claim of `queue` begins: what it will have seen. */
+	/** Taken as a claim of `queue` begins: what it will have seen (both counts only grow, so their sum does). */
 	mark(queue: string): number {
-		return this.news.get(queue) ?? 0;
+		return (this.news.get(queue) ?? 0) + this.newsForAll;
 	}
 
 	/** The claim that began at `mark` is over (committed); whether it drained the queue. */
