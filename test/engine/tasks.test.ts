@@ -126,7 +126,7 @@ describe('tasks API', () => {
 				await te.api('POST', '/v1/tasks/bulk', {
 					tasks: [
 						{ ...full, runAt: new Date(Date.now() + 3_600_123).toISOString() },
-						// Due now with a key its queue limits: the second waits behind the first.
+						// Due now, with a key its queue limits: written through the check for a line of parked tasks.
 						{ ...full, name: 'first in line' },
 						{ ...full, name: 'second in line' },
 						{ queue: 'other', name: 'bare' },
