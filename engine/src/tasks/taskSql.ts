@@ -156,7 +156,8 @@ export async function insertTasks(
 		   SELECT pg_notify($3, queue) FROM (SELECT DISTINCT queue FROM inserted) q WHERE $3::text IS NOT NULL
 		 )
 		 -- Only what the database decided; the rest of each row is what was sent (insertedRow). Times
-		 -- as whole epoch milliseconds (a Date holds no more; extract's numeric is exact): a number parses faster than a timestamp.
+		 -- as whole epoch milliseconds (a Date holds no more; extract's numeric is exact): a number
+		 -- parses faster than a timestamp.
 		 SELECT t.id, floor(extract(epoch FROM t.due_at) * 1000)::float8 AS "dueMs", floor(extract(epoch FROM t.created_at) * 1000)::float8 AS "createdMs",
 		   t.due_at > now() AS "notDue"
 		 FROM inserted t WHERE (SELECT count(*) FROM announced) >= 0`,
