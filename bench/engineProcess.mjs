@@ -167,8 +167,17 @@ export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {
 		await stop();
 		throw error;
 	}
-	const { hostname, port } = new URL(baseUrl);
+	const { api, call } = apiClient(baseUrl, apiKey, agent);
 
+	return { pid: child.pid, schema, baseUrl, apiKey, api, call, rss: () => readRss(child.pid), cpuSeconds: () => readCpuSeconds(child.pid), stop };
+}
+
+/**
+ * A client of the engine's API (or of anything answering like it) over a keep-alive agent: `api`
+ * resolves with `{ status, body }`, `call` also fails on a status other than `expected`.
+ */
+export function apiClient(baseUrl, apiKey, agent = new http.Agent({ keepAlive: true, maxSockets: 64 })) {
+	const { hostname, port } = new URL(baseUrl);
 	/** One API call over the keep-alive agent; resolves with `{ status, body }` (body parsed when JSON). */
 	function api(method, urlPath, body) {
 		const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -216,5 +225,5 @@ export async function startEngine({ databaseUrl, pool, env = {}, diagnostics = {
 		return res.body;
 	}
 
-	return { pid: child.pid, schema, baseUrl, apiKey, api, call, rss: () => readRss(child.pid), cpuSeconds: () => readCpuSeconds(child.pid), stop };
+	return { api, call };
 }

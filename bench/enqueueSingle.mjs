@@ -2,7 +2,9 @@
 // (nothing is delivered) vs raw boss.send() with 32 calls in flight. Two HTTP clients, one after
 // the other on the same engine, each with its own warm-up and queue: node:http with a keep-alive
 // agent, and Node's global fetch (undici: keep-alive, no limit on connections per origin), which
-// is what most callers' code uses and costs more per request on the client side.
+// is what most callers' code uses and costs more per request on the client side. Then each client
+// against a bare server (bareServer.mjs: no database, no engine code) for its own ceiling here.
+import { startBareServer } from './bareServer.mjs';
 import { startEngine } from './engineProcess.mjs';
 import { startRawBoss } from './rawBoss.mjs';
 import { fmtRate, perSecond, runPool } from './stats.mjs';
@@ -25,27 +27,29 @@ const CLIENTS = {
 	fetch: fetchEnqueue,
 };
 
-async function engineEnqueue(engine, client, { count, warmup }) {
-	const queue = `bench-enqueue-${client.replace(/\W/g, '')}`;
-	await engine.call('POST', '/v1/queues', { name: queue });
+/**
+ * `count` enqueues (after `warmup`) through `client`, 32 in flight, into `queue` of `server` (the
+ * engine, or the bare server); resolves with the rate, and prints it with both sides' CPU.
+ */
+async function clientRun(server, label, client, queue, { count, warmup }) {
 	const post = CLIENTS[client];
 	let failures = 0;
 	const enqueue = async (i) => {
-		if ((await post(engine, { queue, name: 'noop', payload: { i } })) !== 201) failures += 1;
+		if ((await post(server, { queue, name: 'noop', payload: { i } })) !== 201) failures += 1;
 	};
 	await runPool(warmup, CONCURRENCY, enqueue);
-	const cpuBefore = engine.cpuSeconds();
+	const cpuBefore = server.cpuSeconds();
 	const clientCpuBefore = process.cpuUsage();
 	const began = performance.now();
 	await runPool(count, CONCURRENCY, enqueue);
 	const ms = performance.now() - began;
-	const cpuMs = (engine.cpuSeconds() - cpuBefore) * 1000;
+	const cpuMs = (server.cpuSeconds() - cpuBefore) * 1000;
 	const clientCpu = process.cpuUsage(clientCpuBefore);
 	if (failures > 0) throw new Error(`${failures} enqueues with ${client} did not answer 201`);
 	const rate = perSecond(count, ms);
 	console.log(
-		`  engine  POST /v1/tasks, ${client.padEnd(9)} ${count} tasks, ${CONCURRENCY} in flight: ${Math.round(ms)} ms → ${fmtRate(rate)}` +
-			` (engine CPU ${Math.round((100 * cpuMs) / ms)}% of one core, ${(cpuMs / count).toFixed(2)} ms per task;` +
+		`  ${label} POST /v1/tasks, ${client.padEnd(9)} ${count} tasks, ${CONCURRENCY} in flight: ${Math.round(ms)} ms → ${fmtRate(rate)}` +
+			` (server CPU ${Math.round((100 * cpuMs) / ms)}% of one core, ${(cpuMs / count).toFixed(2)} ms per task;` +
 			` client (benchmark process) CPU ${((clientCpu.user + clientCpu.system) / 1000 / count).toFixed(2)} ms per task)`,
 	);
 	return rate;
@@ -54,10 +58,26 @@ async function engineEnqueue(engine, client, { count, warmup }) {
 export async function measureSingleEnqueue(ctx, sizes) {
 	const engine = await startEngine(ctx);
 	const engineRates = {};
+	let answer;
 	try {
-		for (const client of Object.keys(CLIENTS)) engineRates[client] = await engineEnqueue(engine, client, sizes);
+		for (const client of Object.keys(CLIENTS)) {
+			const queue = `bench-enqueue-${client.replace(/\W/g, '')}`;
+			await engine.call('POST', '/v1/queues', { name: queue });
+			engineRates[client] = await clientRun(engine, 'engine', client, queue, sizes);
+		}
+		answer = await engine.call('POST', '/v1/tasks', { queue: 'bench-enqueue-fetch', name: 'noop', payload: { i: 0 } }, [201]);
 	} finally {
 		await engine.stop();
+	}
+
+	// The same clients against a server that answers the engine's 201 at once: what they reach with
+	// nothing behind the server is the most they can reach here.
+	const bare = await startBareServer(answer);
+	const ceilings = {};
+	try {
+		for (const client of Object.keys(CLIENTS)) ceilings[client] = await clientRun(bare, 'bare  ', client, 'bench-bare', sizes);
+	} finally {
+		await bare.stop();
 	}
 
 	const { count, warmup } = sizes;
@@ -82,5 +102,5 @@ export async function measureSingleEnqueue(ctx, sizes) {
 	} finally {
 		await raw.stop();
 	}
-	return { engineRate: engineRates['node:http'], fetchRate: engineRates.fetch, rawRate };
+	return { engineRate: engineRates['node:http'], fetchRate: engineRates.fetch, rawRate, ceilings };
 }

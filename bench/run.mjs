@@ -62,7 +62,8 @@ build's main.js) as a child process in a fresh schema, and raw pg-boss in anothe
 at the end. Each section and each delivery run prints the load average and a SELECT 1 round trip.
 
   enqueue   POST /v1/tasks, ${n(F.enqueue.count)} after ${n(F.enqueue.warmup)} warm-up, 32 in flight, with node:http keep-alive and
-            with Node's fetch, vs boss.send() × 32 in flight
+            with Node's fetch, vs boss.send() × 32 in flight; then each client against a bare server
+            (no database: 201 and the engine's answer at once), the most that client reaches here
   bulk      POST /v1/tasks/bulk ${F.bulk.calls} × 1,000 (4 in flight) vs boss.insert() the same way
   default   the default queue (concurrency 10): ${n(F.default.instant)} tasks to an instant local handler and ${n(F.default.slow)}
             to one answering after 20 ms; throughput, engine time per slot cycle (elapsed × 10 /

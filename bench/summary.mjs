@@ -40,11 +40,14 @@ function deliveryRows(run, title, { target = '', check = null, cycleTarget = '',
 function collectRows(r) {
 	const rows = [];
 	if (r.enqueue) {
-		const { engineRate, fetchRate, rawRate } = r.enqueue;
+		const { engineRate, fetchRate, rawRate, ceilings } = r.enqueue;
 		const m = machineCell(r.enqueue.machine);
 		for (const [client, rate, cell] of [['node:http', engineRate, m], ['fetch', fetchRate, '']]) {
 			const ratio = ratioOf(rate, rawRate);
 			rows.push([`HTTP enqueue, 32 ${client} clients`, fmtRate(rate), `${fmtRate(rawRate)} send()`, fmtRatio(ratio), `≥ ${T.enqueueOfSend}× send()`, verdict(atLeast(ratio, T.enqueueOfSend)), cell]);
+			// Not a target: the most this client reaches here with nothing behind the server (bareServer.mjs).
+			const ceiling = ceilings?.[client];
+			if (ceiling != null) rows.push(['  the client alone, bare server', fmtRate(ceiling), `${fmtRate(rawRate)} send()`, fmtRatio(ratioOf(ceiling, rawRate)), '(its ceiling)', '', '']);
 		}
 	}
 	if (r.bulk) {
