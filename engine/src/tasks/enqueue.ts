@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Pool, Queryable } from '../db/pool.js';
-import { withTransaction } from '../db/pool.js';
+import { pipelinedTransaction, withTransaction } from '../db/pool.js';
 import { GroupCommit, type Waiting } from '../db/groupCommit.js';
 import { channelName } from '../db/notifications.js';
 import type { DispatchQueue } from '../dispatch/dispatchQueue.js';
@@ -179,9 +179,13 @@ export class EnqueueWriter {
 	}
 
 	private async writeTogether(group: Waiting<NewTask, EnqueueResult>[]): Promise<void> {
-		const results = await withTransaction(this.pool, (tx) =>
-			writeTasks(tx, this.dispatch, this.schema, group.map((w) => w.item), this.idempotencyWindowSeconds, () => ''),
-		);
+		const tasks = group.map((w) => w.item);
+		const write = (tx: Queryable) => writeTasks(tx, this.dispatch, this.schema, tasks, this.idempotencyWindowSeconds, () => '');
+		// Without idempotency keys or key-limited tasks (the usual group), writeTasks sends one statement
+		// and reads nothing first: BEGIN, the insert and COMMIT leave in one write and are answered in
+		// one round trip. Otherwise it reads before or after the insert, in a transaction of its own.
+		const oneStatement = tasks.every((t) => t.idempotencyKey === null && !t.keyLimited);
+		const results = await (oneStatement ? pipelinedTransaction(this.pool, write) : withTransaction(this.pool, write));
 		results.forEach((r, i) => group[i].resolve(r));
 	}
 }
