@@ -170,9 +170,9 @@ export async function insertTasks(
 
 /**
  * The insert's `$1`: one JSON record per task with only the fields it sets. jsonb_to_recordset reads
- * a missing key as NULL, and a field left at null or false is what most tasks carry: for 1,000 plain
- * tasks this halves what the engine writes and PostgreSQL parses (10 → 5 ms of PostgreSQL's CPU).
- * `payload` is always sent as it is (its nulls are data).
+ * a missing key as NULL, and a field left at null or false is what most tasks carry: a plain task's
+ * record is 268 bytes instead of 402, and PostgreSQL parses 1,000 of them in about half the CPU
+ * (4.2–5.2 ms instead of 9.4–10.4). `payload` is always sent as it is (its nulls are data).
  */
 function taskRecords(tasks: readonly NewTask[]): string {
 	return JSON.stringify(
