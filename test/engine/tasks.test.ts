@@ -195,6 +195,27 @@ describe('tasks API', () => {
 		expect(seen).toEqual([...ids].reverse());
 	});
 
+	it('writes concurrent enqueues all or nothing per task: one whose queue vanished is a 404, its neighbours are stored with their jobs', async () => {
+		await te.api('POST', '/v1/queues', { name: 'vanishing' });
+		// Deleted behind the engine's back: its catalog still knows the queue, the database refuses the
+		// task (foreign key), so the group it was written with fails and is written again task by task.
+		await te.engine.pool.query(`DELETE FROM queues WHERE name = 'vanishing'`);
+		const [lost, ...kept] = await Promise.all([
+			te.api('POST', '/v1/tasks', { queue: 'vanishing', name: 'lost' }),
+			...Array.from({ length: 5 }, (_, i) => te.api('POST', '/v1/tasks', { queue: 'other', name: 'neighbour', payload: { i } })),
+		]);
+		expect(lost.status).toBe(404);
+		expect(lost.body.error.code).toBe('queue_not_found');
+		expect(kept.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+		const { rows } = await te.engine.pool.query(
+			`SELECT t.name, t.payload, j.name AS job_queue, j.data->>'taskId' AS job_task FROM tasks t
+			 LEFT JOIN "${te.schema}_pgboss".job j ON j.id = t.job_id WHERE t.name IN ('lost', 'neighbour') ORDER BY t.payload->>'i'`,
+		);
+		expect(rows).toEqual(kept.map((r, i) => ({ name: 'neighbour', payload: { i }, job_queue: 'other', job_task: r.body.id })));
+		const orphans = await te.engine.pool.query(`SELECT count(*)::int AS n FROM "${te.schema}_pgboss".job WHERE name = 'vanishing'`);
+		expect(orphans.rows[0].n).toBe(0);
+	});
+
 	it('cancels only tasks that have not started, and retries cancelled or failed ones', async () => {
 		const t = await te.api('POST', '/v1/tasks', { queue: 'mail', name: 'c', delaySeconds: 600 });
 		const cancelled = await te.api('POST', `/v1/tasks/${t.body.id}/cancel`);
