@@ -100,6 +100,16 @@ export function prepareTask(input: EnqueueInput, queue: QueueRow, limits: Enqueu
 
 const NO_LINES: ReadonlySet<string> = new Set();
 
+/**
+ * Whether `writeTasks` writes these tasks with its one insert and nothing else: no idempotency key
+ * (released keys are updated before the insert, taken ones looked up after it) and no key-limited
+ * task (its key's line is read before). Then it sends that statement before it first awaits, as a
+ * pipelined transaction requires (db/pool.ts).
+ */
+function writtenInOneStatement(tasks: readonly NewTask[]): boolean {
+	return tasks.every((t) => t.idempotencyKey === null && !t.keyLimited);
+}
+
 /** The answer for one enqueued task: the task, and whether this call created it (false: idempotent repeat). */
 export type EnqueueResult = { task: TaskRow; created: boolean } | { conflict: FieldProblem };
 
@@ -181,11 +191,8 @@ export class EnqueueWriter {
 	private async writeTogether(group: Waiting<NewTask, EnqueueResult>[]): Promise<void> {
 		const tasks = group.map((w) => w.item);
 		const write = (tx: Queryable) => writeTasks(tx, this.dispatch, this.schema, tasks, this.idempotencyWindowSeconds, () => '');
-		// Without idempotency keys or key-limited tasks (the usual group), writeTasks sends one statement
-		// and reads nothing first: BEGIN, the insert and COMMIT leave in one write and are answered in
-		// one round trip. Otherwise it reads before or after the insert, in a transaction of its own.
-		const oneStatement = tasks.every((t) => t.idempotencyKey === null && !t.keyLimited);
-		const results = await (oneStatement ? pipelinedTransaction(this.pool, write) : withTransaction(this.pool, write));
+		// The usual group: BEGIN, the insert and COMMIT leave in one write and are answered in one round trip.
+		const results = await (writtenInOneStatement(tasks) ? pipelinedTransaction(this.pool, write) : withTransaction(this.pool, write));
 		results.forEach((r, i) => group[i].resolve(r));
 	}
 }
