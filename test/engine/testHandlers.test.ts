@@ -1,5 +1,6 @@
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { eventually, startTestEngine, testDatabaseUrl, type TestEngine } from '../helpers/engine.js';
 import { startReceiver, type Reply } from '../helpers/receiver.js';
 
 /**
@@ -74,6 +75,40 @@ describe('test-mode handlers', () => {
 		const live = await receiver();
 		await register(name, live.url, 'production');
 		await eventually(() => live.requests.length === 2, 10_000, 'the rest delivered');
+	});
+
+	it('gets one task while the engine reads its queue again and again (another engine announcing changes)', async () => {
+		const name = await queue();
+		const editor = await receiver();
+		// Every notification makes the engine read the queue and its handlers again; one of those reads
+		// lands between the moment the handler is taken for a task and the moment that claim commits.
+		const announcer = new pg.Client({ connectionString: testDatabaseUrl() });
+		await announcer.connect();
+		let announcing = true;
+		let announced = 0;
+		const announcing$ = (async () => {
+			while (announcing) {
+				await announcer.query('SELECT pg_notify($1, $2)', [`${te.schema}.queues`, name]);
+				announced += 1;
+			}
+		})();
+		try {
+			await register(name, editor.url, 'test');
+			const ids = await enqueue(name, 5);
+			await eventually(() => editor.requests.length === 1, 10_000, 'the test delivery');
+			await eventually(async () => (await handlers(name)).length === 0, 5_000, 'the test handler to go');
+			await settle();
+			announcing = false;
+			await announcing$;
+			expect(announced).toBeGreaterThan(100);
+			const states = await Promise.all(ids.map(task));
+			expect(states.filter((t) => t.state === 'completed')).toHaveLength(1);
+			for (const other of states.filter((t) => t.state !== 'completed')) expect(other).toMatchObject({ state: 'queued', attemptCount: 0, attempts: [] });
+		} finally {
+			announcing = false;
+			await announcing$.catch(() => undefined);
+			await announcer.end();
+		}
 	});
 
 	it('is deleted after a failed delivery too (the editor had stopped listening), and the task retries later', async () => {

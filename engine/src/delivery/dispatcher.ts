@@ -261,8 +261,9 @@ export class Dispatcher implements Refill {
 			for (const handler of handlers) {
 				// Taken in this engine's view at once (before any await), so the next claim round of
 				// this queue no longer counts on it; the database decides whether the task really gets it.
-				handler.testTaskId = task.id;
+				this.catalog.takeTestHandler(handler, task.id);
 				if (await this.claimTestHandler(handler, task)) return handler;
+				this.catalog.forgetTestHandler(handler, task.id);
 			}
 			// Taken by another engine, expired, or a production handler is healthy again: the unhealthy
 			// production handlers if any, else none (the attempt is given back, uncharged).
@@ -300,13 +301,15 @@ export class Dispatcher implements Refill {
 	 * service deletes the handler at the end of its 120 s anyway.
 	 */
 	private async finishTestDelivery(handler: HandlerRow, task: TaskRow, givenBack: boolean): Promise<void> {
+		this.catalog.forgetTestHandler(handler, task.id);
 		try {
-			await withTransaction(this.pool, async (tx) => {
+			const released = await withTransaction(this.pool, async (tx) => {
 				const c = { id: handler.id, taskId: task.id };
 				const queue = givenBack ? await releaseTestHandler(tx, c) : await deleteSpentTestHandler(tx, c);
 				if (queue !== null) await notify(tx, this.options.schema, 'queues', queue);
+				return givenBack && queue !== null;
 			});
-			if (givenBack && handler.testTaskId === task.id) handler.testTaskId = null;
+			if (released) this.catalog.testHandlerGivenBack(handler, task.id);
 		} catch (error) {
 			this.log.warn({ err: error, handlerId: handler.id, taskId: task.id }, 'could not retire the test handler; it expires on its own');
 		}
