@@ -29,10 +29,11 @@ describe('GET /v1/events', () => {
 	};
 	const stateOf = (id: string, state: string) => (e: SseEvent) => e.event === 'task.state' && e.data.id === id && e.data.state === state;
 
+	const env = { API_KEYS: `test-key-0123456789abcdef,${READ_KEY}:read,${DOOMED_KEY}:read` };
+
 	beforeAll(async () => {
 		// Answers 400 (a dead letter at once) for tasks named "poison", 200 otherwise.
 		receiver = await startReceiver((req) => (req.json?.name === 'poison' ? { status: 400, body: { error: 'bad input' } } : {}));
-		const env = { API_KEYS: `test-key-0123456789abcdef,${READ_KEY}:read,${DOOMED_KEY}:read` };
 		a = await startTestEngine(env, { schema, keepSchema: true, eventStream: settings });
 		b = await startTestEngine(env, { schema, keepSchema: true, background: false, eventStream: settings });
 		urlA = await listen(a);
@@ -113,6 +114,31 @@ describe('GET /v1/events', () => {
 		const onA = await open(urlA, '/v1/events?types=task.state');
 		const fromB = (await b.api('POST', '/v1/tasks', { queue: 'ev-b', name: 'from-b' })).body;
 		await onA.next(stateOf(fromB.id, 'completed'));
+	});
+
+	it('sends its headers only once the log is being read: an event committed after them always arrives', async () => {
+		// A third engine with no stream yet: its reader starts with this stream.
+		const c = await startTestEngine(env, { schema, keepSchema: true, background: false, eventStream: settings });
+		const locker = new pg.Client({ connectionString: testDatabaseUrl() });
+		await locker.connect();
+		try {
+			const urlC = await listen(c);
+			// While nobody can read the log, the reader cannot take its starting position.
+			await locker.query('BEGIN');
+			await locker.query(`LOCK TABLE "${schema}".task_events IN ACCESS EXCLUSIVE MODE`);
+			const opening = open(urlC, '/v1/events?types=task.state');
+			const first = await Promise.race([opening.then(() => 'headers'), new Promise((r) => setTimeout(() => r('nothing yet'), 500))]);
+			await locker.query('COMMIT');
+			expect(first).toBe('nothing yet');
+			const stream = await opening;
+			expect(stream.status).toBe(200);
+			const t = (await a.api('POST', '/v1/tasks', { queue: 'ev-a', name: 'right-after-the-headers' })).body;
+			await stream.next(stateOf(t.id, 'queued'));
+		} finally {
+			await locker.query('ROLLBACK').catch(() => undefined);
+			await locker.end();
+			await c.stop();
+		}
 	});
 
 	it('filters by queue (repeatable) and type', async () => {

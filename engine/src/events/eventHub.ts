@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { DomainError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Pool } from '../db/pool.js';
 import type { Notifications } from '../db/notifications.js';
@@ -85,20 +86,36 @@ export class EventHub {
 	}
 
 	/**
-	 * Serves one stream on `res` until the client leaves: registered first (live events are held
-	 * from then on), then the resume replayed from the log (or `event: reset` when `resumeFrom` is
-	 * outside the window), then live; a stream that did not resume is sent its starting position. `keyStillValid` is asked at each ping: a stream whose key was
-	 * revoked since it opened ends then (its client's reconnect is a 401).
+	 * Registers a stream on `res` and makes sure the event log is being read, before anything is sent:
+	 * an event committed once the client sees the stream's headers is then after the reader's starting
+	 * position, so it reaches the stream. Live events are held from here until `serve` has replayed
+	 * the resume. Throws (a 503, nothing sent) when the log cannot be read. `keyStillValid` is asked at
+	 * each ping: a stream whose key was revoked since it opened ends then (its client's reconnect is a 401).
 	 */
-	async open(res: ServerResponse, filter: EventFilter, resumeFrom: EventPosition | null, keyStillValid: (() => Promise<boolean>) | null = null): Promise<void> {
+	async register(res: ServerResponse, filter: EventFilter, keyStillValid: (() => Promise<boolean>) | null = null): Promise<EventStream> {
 		const stream = new EventStream(res, filter, this.deps.settings.maxBufferBytes, (s) => this.remove(s), keyStillValid);
-		stream.begin();
 		this.streams.add(stream);
 		try {
 			await this.ensureStarted();
-			if (resumeFrom !== null && !stream.closed) await this.resume(stream, resumeFrom);
 		} catch (error) {
 			this.deps.log.warn({ err: error }, 'an event stream could not start');
+			this.remove(stream);
+			throw new DomainError(503, 'unavailable', 'The event log cannot be read: the database does not answer; try again shortly');
+		}
+		return stream;
+	}
+
+	/**
+	 * Serves a registered stream until the client leaves: the headers, then the resume replayed from
+	 * the log (or `event: reset` when `resumeFrom` is outside the window), then live; a stream that
+	 * did not resume is sent its starting position.
+	 */
+	async serve(stream: EventStream, resumeFrom: EventPosition | null): Promise<void> {
+		if (!stream.closed) stream.begin();
+		try {
+			if (resumeFrom !== null && !stream.closed) await this.resume(stream, resumeFrom);
+		} catch (error) {
+			this.deps.log.warn({ err: error }, 'an event stream could not resume');
 			stream.end();
 			return;
 		}

@@ -45,6 +45,7 @@ export function eventRoutes(hub: EventHub, verifier: ApiKeyVerifier): FastifyPlu
 						200: { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
 						400: ErrorBody,
 						401: ErrorBody,
+						503: ErrorBody,
 					},
 				},
 			},
@@ -60,8 +61,9 @@ export function eventRoutes(hub: EventHub, verifier: ApiKeyVerifier): FastifyPlu
 				// The access hook accepted this key; a stream outlives that check, so the hub asks again at each ping.
 				const key = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
 				const keyStillValid = key === undefined ? null : async () => (await verifier.verify(key)) !== null;
+				const stream = await hub.register(reply.raw, filter, keyStillValid);
 				reply.hijack();
-				await hub.open(reply.raw, filter, resumeFrom, keyStillValid);
+				await hub.serve(stream, resumeFrom);
 			},
 		);
 	};
