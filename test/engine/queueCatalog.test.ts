@@ -26,11 +26,17 @@ describe('QueueCatalog', () => {
 	/** The engine's pool; the answers of queries sent while held are kept back until `release`. */
 	function gatedPool() {
 		let gate: Promise<void> | null = null;
+		let answered = 0;
+		const waiters = new Set<() => void>();
 		const db: Queryable = {
 			query: (async (...args: unknown[]) => {
 				const held = gate;
 				const result = await (te.engine.pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
-				if (held) await held;
+				if (held) {
+					answered += 1;
+					for (const w of waiters) w();
+					await held;
+				}
 				return result;
 			}) as never,
 		};
@@ -46,11 +52,19 @@ describe('QueueCatalog', () => {
 				};
 			},
 			pass: () => (gate = null),
+			/** Resolves once `count` held queries have had their answer from the database. */
+			answered: (count: number) =>
+				new Promise<void>((resolve) => {
+					const check = () => {
+						if (answered < count) return;
+						waiters.delete(check);
+						resolve();
+					};
+					waiters.add(check);
+					check();
+				}),
 		};
 	}
-
-	/** Lets queries already sent reach the database and answer. */
-	const ran = () => new Promise((r) => setTimeout(r, 200));
 
 	it('keeps a newer reading when an older load comes back after it', async () => {
 		const name = await queue(5);
@@ -61,7 +75,7 @@ describe('QueueCatalog', () => {
 
 		const release = pool.hold();
 		const old = catalog.loadAll();
-		await ran(); // it read concurrency 5
+		await pool.answered(2); // it read concurrency 5
 		pool.pass();
 		await te.engine.pool.query('UPDATE queues SET concurrency = 7 WHERE name = $1', [name]);
 		expect((await catalog.reload(name))?.queue.concurrency).toBe(7);
@@ -118,7 +132,7 @@ describe('QueueCatalog', () => {
 		// A load that reads before the claim commits, and comes back late.
 		const release = pool.hold();
 		const late = catalog.reload(name);
-		await ran();
+		await pool.answered(1);
 		pool.pass();
 		// The delivery ended and was given back: the handler is offered again without waiting for a load.
 		catalog.forgetTestHandler(handler, taskId);
