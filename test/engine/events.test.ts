@@ -218,3 +218,29 @@ describe('GET /v1/events', () => {
 		expect(kept.ended).toBe(false);
 	});
 });
+
+describe('GET /v1/events when the event log cannot be read', () => {
+	it('is a 503 with the error shape, nothing streamed; once the log is back, a stream opens', async () => {
+		const te = await startTestEngine({}, { background: false });
+		const db = new pg.Client({ connectionString: testDatabaseUrl() });
+		await db.connect();
+		try {
+			const url = await listen(te);
+			await db.query(`ALTER TABLE "${te.schema}".task_events RENAME TO task_events_away`);
+			const refused = await openStream(url, '/v1/events');
+			expect(refused.status).toBe(503);
+			expect(refused.body.error.code).toBe('unavailable');
+			await db.query(`ALTER TABLE "${te.schema}".task_events_away RENAME TO task_events`);
+			const stream = await openStream(url, '/v1/events?types=task.state');
+			expect(stream.status).toBe(200);
+			expect((await te.api('POST', '/v1/queues', { name: 'back' })).status).toBe(201);
+			const task = (await te.api('POST', '/v1/tasks', { queue: 'back', name: 'after' })).body;
+			await stream.next((e) => e.event === 'task.state' && e.data.id === task.id && e.data.state === 'queued');
+			stream.close();
+		} finally {
+			await db.query(`ALTER TABLE IF EXISTS "${te.schema}".task_events_away RENAME TO task_events`).catch(() => undefined);
+			await db.end();
+			await te.stop();
+		}
+	});
+});
