@@ -34,18 +34,21 @@ describe('flow control', () => {
 		const inFlight = new Map<string, number>();
 		const maxInFlight = new Map<string, number>();
 		const starts: { key: string; at: number; id: string }[] = [];
+		/** The most keys that had a task in flight at one moment. */
+		const together = { max: 0 };
 		const r = await startReceiver(async (req, i) => {
 			const key = String(req.json?.payload?.key ?? '');
 			starts.push({ key, at: req.at, id: req.json?.id });
 			inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
 			maxInFlight.set(key, Math.max(maxInFlight.get(key) ?? 0, inFlight.get(key)!));
+			together.max = Math.max(together.max, [...inFlight.values()].filter((n) => n > 0).length);
 			if (holdMs > 0) await sleep(holdMs);
 			const reply = await respond(req, i);
 			inFlight.set(key, inFlight.get(key)! - 1);
 			return reply;
 		});
 		receivers.push(r);
-		return { ...r, maxInFlight, starts, inFlight };
+		return { ...r, maxInFlight, starts, inFlight, together };
 	}
 
 	async function queue(settings: Record<string, unknown>, url: string) {
@@ -83,9 +86,9 @@ describe('flow control', () => {
 		const firstOf = (key: string) => handler.starts.find((s) => s.key === key)!.at;
 		const lastOf = (key: string) => handler.starts.filter((s) => s.key === key).at(-1)!.at;
 		for (const key of ['c2', 'c3']) expect(firstOf(key)).toBeLessThan(lastOf('c1'));
-		// And the whole run took about 5 × 150 ms, not 15 × 150 ms.
-		const span = Math.max(...handler.starts.map((s) => s.at)) - Math.min(...handler.starts.map((s) => s.at));
-		expect(span).toBeLessThan(15 * 150);
+		// Not one key after the other: several keys had a task in the handler at the same moment
+		// (a timed bound on the whole run would also measure the machine's load).
+		expect(handler.together.max).toBeGreaterThanOrEqual(2);
 	});
 
 	it('keyConcurrency 2 is exact across two engines claiming at once', async () => {
