@@ -121,6 +121,41 @@ describe('GET /v1/events: resume, reset, late commits, overflow', () => {
 		}
 	});
 
+	it('does not send an event twice when the reader publishes it while the resume is replaying it', async () => {
+		// An engine whose reader reads at most every 3 s, so it falls behind the resume's replay.
+		const d = await startTestEngine({}, { schema, keepSchema: true, background: false, eventStream: { minReadIntervalMs: 3000 } });
+		const locker = new pg.Client({ connectionString: testDatabaseUrl() });
+		await locker.connect();
+		try {
+			const urlD = await listen(d);
+			const watcher = await open(urlD, '/v1/events?types=task.state&queue=rs-2');
+			await eventually(() => watcher.lastId !== null, 10_000, 'the watcher to get its position');
+			const start = watcher.lastId as string;
+			const poison = (await a.api('POST', '/v1/tasks', { queue: 'rs-2', name: 'poison' })).body;
+			await watcher.next(stateOf(poison.id, 'failed'), 15_000);
+			// The reader just read. Until it reads again (3 s), a task enqueued now is in the log only.
+			await locker.query('BEGIN');
+			// A dead letter's event loads the task's attempts: the replay waits at it while the lock is held.
+			await locker.query(`LOCK TABLE "${schema}".attempts IN ACCESS EXCLUSIVE MODE`);
+			const x = (await d.api('POST', '/v1/tasks', { queue: 'rs-2', name: 'published-during-the-replay' })).body;
+			const resumed = await open(urlD, '/v1/events?types=task.state,task.dead_lettered&queue=rs-2', { headers: { 'last-event-id': start } });
+			// The reader reads the new task's event while the replay, which read it too, still waits.
+			await watcher.next(stateOf(x.id, 'queued'));
+			await locker.query('COMMIT');
+			await resumed.next((e) => e.event === 'task.dead_lettered' && e.data.task.id === poison.id);
+			await resumed.next(stateOf(x.id, 'queued'));
+			// Then live: a later task's event comes after anything the start could still send.
+			const y = (await d.api('POST', '/v1/tasks', { queue: 'rs-2', name: 'after-the-start' })).body;
+			await resumed.next(stateOf(y.id, 'queued'));
+			expect(resumed.events.filter(stateOf(x.id, 'queued'))).toHaveLength(1);
+			expect(resumed.events.filter((e) => e.event === 'reset')).toEqual([]);
+		} finally {
+			await locker.query('ROLLBACK').catch(() => undefined);
+			await locker.end();
+			await d.stop();
+		}
+	});
+
 	it('closes a slow client with event: overflow, without slowing the others', async () => {
 		const slowClient = await open(urlC, '/v1/events?types=task.dead_lettered');
 		const fast = await open(urlC, '/v1/events?types=task.dead_lettered');

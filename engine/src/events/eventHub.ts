@@ -181,8 +181,9 @@ export class EventHub {
 			await stream.drained();
 			if (rows.length < PAGE_SIZE || stream.closed) break;
 		}
-		// The replay may have read ahead of this engine's reader: those events are not sent twice.
-		if (!this.reader.covers(position)) stream.seenAhead = position;
+		// What the replay sent is not sent again live: neither the events the reader published while
+		// the replay ran (held until goLive) nor those it has yet to read (the replay may be ahead of it).
+		stream.seenAhead = position;
 	}
 
 	/** New rows of the log, read once for every stream. */
@@ -191,7 +192,8 @@ export class EventHub {
 		const frames = await this.framesOf(rows, position, anyWants);
 		for (const stream of this.streams) {
 			stream.deliver(frames);
-			if (stream.seenAhead && this.reader.covers(stream.seenAhead)) stream.seenAhead = null;
+			// Kept while the stream starts: the events it holds are checked against it at goLive.
+			if (stream.live && stream.seenAhead && this.reader.covers(stream.seenAhead)) stream.seenAhead = null;
 		}
 		for (const row of rows) if (row.batchId !== null && anyWants(EventType.batchProgress, row.queue)) this.dirtyBatches.add(row.batchId);
 		if (this.dirtyBatches.size > 0) this.scheduleBatchProgress(0);

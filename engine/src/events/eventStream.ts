@@ -32,7 +32,7 @@ export class EventStream {
 	private heldBytes = 0;
 	/** The SSE id of the last event written: where the client resumes after an overflow. */
 	private lastId: string | null = null;
-	/** What the client already has beyond this engine's reader (its replay ran ahead): not sent twice. */
+	/** What the client already has from its replay: not sent again (cleared once the reader has read past it, after the start). */
 	seenAhead: EventPosition | null = null;
 
 	constructor(
