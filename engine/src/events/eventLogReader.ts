@@ -58,14 +58,11 @@ export class EventLogReader {
 		this.running = true;
 		// Listen first: a row committed between the head's read and the LISTEN is still announced.
 		this.unlisten = this.notifications.listen('events', () => this.wake());
-		let head: Awaited<ReturnType<typeof readLogHead>>;
-		try {
-			head = await readLogHead(this.pool, START_GAP_SPAN);
-		} catch (error) {
+		const head = await readLogHead(this.pool, START_GAP_SPAN).catch((error: unknown) => {
 			// Not started: the next start tries again from the beginning.
 			this.stop();
 			throw error;
-		}
+		});
 		const now = Date.now();
 		const position = EventPosition.at(Math.max(0, head.high - START_GAP_SPAN));
 		for (const id of head.recentIds) position.observe(id, now);

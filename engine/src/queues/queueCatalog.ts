@@ -1,7 +1,6 @@
 import type { Queryable } from '../db/pool.js';
-import { listAllHandlers, type HandlerEvent, type HandlerRow } from './handlerSql.js';
+import { listAllHandlers, listHandlers, type HandlerEvent, type HandlerRow } from './handlerSql.js';
 import { getQueue, listAllQueues, type QueueRow } from './queueSql.js';
-import { listHandlers } from './handlerSql.js';
 
 export interface QueueEntry {
 	queue: QueueRow;
