@@ -50,7 +50,8 @@ describe('task-engine command', () => {
 		expect(start).toContain(`MALLOC_ARENA_MAX=2 node ${flags} engine/dist/main.js start`);
 		expect(engineLauncher(MAIN)).toEqual({ env: { MALLOC_ARENA_MAX: '2' }, flags: flags.split(' ') });
 		// As the `task-engine` command runs it, the flags reach V8: after much allocation the young
-		// generation is still 2 × 4 MiB (without the flag it grows to 64 MiB and more).
+		// generation is still about 2 × 4 MiB (without the flag it grows to 64 MiB and more; 128 MiB
+		// here). V8 may report a page or two more while it scavenges: 9.5 MiB once, in CI under load.
 		const churn = 'let keep = []; for (let i = 0; i < 3e6; i++) { keep.push({ i, s: "x" + i }); if (keep.length > 2e5) keep = []; }';
 		// And `gc` is there for giving memory back when idle (maintenance/idleMemory.ts), and glibc's
 		// arenas are capped (read by glibc from the environment the launcher line sets).
@@ -58,7 +59,10 @@ describe('task-engine command', () => {
 			'console.log(require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size, typeof gc, process.env.MALLOC_ARENA_MAX)';
 		const r = spawnSync('/bin/sh', ['-c', `${launcher.slice(2)} -e '${churn} ${report}'`], { encoding: 'utf8', timeout: 30_000 });
 		expect(r.status, r.stderr).toBe(0);
-		expect(r.stdout.trim()).toBe(`${8 * 1024 * 1024} function 2`);
+		const [newSpace, gc, arenas] = r.stdout.trim().split(' ');
+		expect(Number(newSpace)).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+		expect(Number(newSpace)).toBeLessThanOrEqual(16 * 1024 * 1024);
+		expect([gc, arenas]).toEqual(['function', '2']);
 		const help = spawnSync('/bin/sh', ['-c', `${launcher.slice(2)} "${MAIN}" --help`], { encoding: 'utf8', timeout: 30_000 });
 		expect(help.stdout).toContain('Usage: task-engine start');
 	});
