@@ -14,7 +14,7 @@ import { analyze, quoteIdent } from './database.mjs';
 import { engineBulkEnqueue, rawBulkInsert } from './enqueueBulk.mjs';
 import { engineDefault, sampleRss, startEngine } from './engineProcess.mjs';
 import { startReceiver } from './receiver.mjs';
-import { fmtLatency, fmtMiB, fmtMs, fmtRate, latencySummary, perSecond, sleep, waitFor } from './stats.mjs';
+import { cpuBound, fmtCpuBound, fmtLatency, fmtMiB, fmtMs, fmtRate, latencySummary, machineBusySeconds, perSecond, sleep, waitFor } from './stats.mjs';
 
 const DELIVERY_TIMEOUT_MS = 120_000;
 const SETTLE_TIMEOUT_MS = 30_000;
@@ -42,6 +42,7 @@ async function timeEngineDelivery(ctx, engine, receiver, queue, total) {
 	loopDelay.enable();
 	const rss = sampleRss(engine.pid, 100);
 	const cpuBefore = engine.cpuSeconds();
+	const busyBefore = machineBusySeconds();
 	const began = performance.now();
 	await engine.call('POST', `/v1/queues/${queue}/resume`);
 	const allArrived = await receiver.waitForCount(total, DELIVERY_TIMEOUT_MS);
@@ -50,10 +51,11 @@ async function timeEngineDelivery(ctx, engine, receiver, queue, total) {
 	if (allArrived) await waitFor(async () => (done = await countCompleted(ctx.pool, engine.schema, queue)) >= total, SETTLE_TIMEOUT_MS, 10);
 	else done = await countCompleted(ctx.pool, engine.schema, queue);
 	const elapsedMs = performance.now() - began;
+	const bound = cpuBound(busyBefore, done, elapsedMs);
 	const cpuSeconds = engine.cpuSeconds() - cpuBefore;
 	loopDelay.disable();
 	const { peak: rssPeak, samples: rssSamples } = rss.stop();
-	return { allArrived, arrivedMs, done, elapsedMs, cpuSeconds, rssPeak, rssSamples, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
+	return { allArrived, arrivedMs, done, elapsedMs, cpuSeconds, bound, rssPeak, rssSamples, loopDelayP99Ms: loopDelay.percentile(99) / 1e6 };
 }
 
 /**
@@ -100,13 +102,14 @@ export async function engineDeliveryRun(ctx, { concurrency, total, handlerMs = 0
 				` ${receiver.connections - connectionsBefore} new connections to the receiver for ${receiver.requests} requests;` +
 				` receiver (benchmark process) event-loop delay p99 ${fmtMs(t.loopDelayP99Ms)}`,
 		);
+		console.log(`  engine  ${fmtCpuBound(t.bound)}`);
 		console.log(
 			`  engine  RSS: at start ${fmtMiB(rssStart)}, idle with ${total} queued ${fmtMiB(rssIdleBefore)}, peak during delivery ${fmtMiB(t.rssPeak)} (${t.rssSamples} samples),` +
 				` idle ${IDLE_SETTLE_MS / 1000} s after ${fmtMiB(rssIdleAfter)}`,
 		);
 		if (t.done < total) console.log(`  engine  WARNING: only ${t.done} of ${total} tasks completed within the time limit`);
 		await printPhases(ctx.pool, engine.schema, queue, receiver.arrivals);
-		return { rate, cycleMs, overheadMs, heldMs, rssStart, rssIdleBefore, rssPeak: t.rssPeak, rssIdleAfter };
+		return { rate, cycleMs, overheadMs, heldMs, bound: t.bound, rssStart, rssIdleBefore, rssPeak: t.rssPeak, rssIdleAfter };
 	} finally {
 		await engine.stop();
 		await receiver.close();
@@ -163,6 +166,7 @@ export async function rawDeliveryRun(raw, { total, batchSize, localConcurrency, 
 	let resolveAll;
 	const all = new Promise((resolve) => (resolveAll = resolve));
 	const cpuBefore = process.cpuUsage();
+	const busyBefore = machineBusySeconds();
 	const began = performance.now();
 	const workerId = await raw.boss.work(
 		queue,
@@ -180,6 +184,7 @@ export async function rawDeliveryRun(raw, { total, batchSize, localConcurrency, 
 	if (allHandled) await waitFor(async () => (done = await raw.countJobs(queue, 'completed')) >= total, SETTLE_TIMEOUT_MS, 10);
 	else done = await raw.countJobs(queue, 'completed');
 	const elapsedMs = performance.now() - began;
+	const bound = cpuBound(busyBefore, done, elapsedMs);
 	const cpu = process.cpuUsage(cpuBefore);
 	await raw.boss.offWork(queue, { id: workerId, wait: true }).catch(() => undefined);
 	const rate = perSecond(done, elapsedMs);
@@ -190,7 +195,8 @@ export async function rawDeliveryRun(raw, { total, batchSize, localConcurrency, 
 		`  raw     work() batchSize ${batchSize} × localConcurrency ${localConcurrency} (${concurrency} at a time), handler ${handlerMs ? `${handlerMs} ms` : 'instant'}:` +
 			` ${done} of ${total} jobs completed after ${Math.round(elapsedMs)} ms → ${fmtRate(rate)};` +
 			` slot cycle ${fmtMs(cycleMs)} = handler ${fmtMs(meanHeldMs)} + pg-boss ${fmtMs(overheadMs)}` +
-			` (benchmark process CPU ${((cpu.user + cpu.system) / 1000 / total).toFixed(3)} ms per job)`,
+			` (benchmark process CPU ${((cpu.user + cpu.system) / 1000 / total).toFixed(3)} ms per job)` +
+			`\n          ${fmtCpuBound(bound)}`,
 	);
-	return { rate, cycleMs, overheadMs };
+	return { rate, cycleMs, overheadMs, bound };
 }

@@ -2,7 +2,7 @@
 // boss.insert(queue, 1,000 jobs) the same way. Also the helpers the delivery run uses to fill a queue.
 import { startEngine } from './engineProcess.mjs';
 import { startRawBoss } from './rawBoss.mjs';
-import { fmtRate, perSecond, runPool } from './stats.mjs';
+import { cpuBound, fmtCpuBound, fmtRate, machineBusySeconds, perSecond, runPool } from './stats.mjs';
 
 export const BULK_SIZE = 1000;
 export const BULK_IN_FLIGHT = 4;
@@ -33,20 +33,24 @@ export async function measureBulkEnqueue(ctx, { calls }) {
 	const total = calls * BULK_SIZE;
 	const engine = await startEngine(ctx);
 	let engineRate;
+	let engineBound;
 	try {
 		const queue = 'bench-bulk';
 		await engine.call('POST', '/v1/queues', { name: queue });
 		await engineBulkEnqueue(engine, queue, BULK_SIZE); // warm-up
 		const cpuBefore = engine.cpuSeconds();
+		const busyBefore = machineBusySeconds();
 		const began = performance.now();
 		await engineBulkEnqueue(engine, queue, total);
 		const ms = performance.now() - began;
+		engineBound = cpuBound(busyBefore, total, ms);
 		const cpuMs = (engine.cpuSeconds() - cpuBefore) * 1000;
 		engineRate = perSecond(total, ms);
 		const sample = await engine.api('POST', '/v1/tasks/bulk', { tasks: [{ queue, name: 'noop', payload: { i: 0 } }] });
 		console.log(
 			`  engine  POST /v1/tasks/bulk  ${calls} calls × ${BULK_SIZE}, ${BULK_IN_FLIGHT} in flight: ${Math.round(ms)} ms → ${fmtRate(engineRate)}` +
-				` (engine CPU ${(cpuMs / total).toFixed(3)} ms per task; the response echoes each task, ~${JSON.stringify(sample.body).length} bytes per task)`,
+				` (engine CPU ${(cpuMs / total).toFixed(3)} ms per task; the response echoes each task, ~${JSON.stringify(sample.body).length} bytes per task)` +
+				`\n          ${fmtCpuBound(engineBound)}`,
 		);
 	} finally {
 		await engine.stop();
@@ -54,22 +58,25 @@ export async function measureBulkEnqueue(ctx, { calls }) {
 
 	const raw = await startRawBoss(ctx);
 	let rawRate;
+	let rawBound;
 	try {
 		const queue = 'bench-insert';
 		await raw.boss.createQueue(queue);
 		await rawBulkInsert(raw.boss, queue, BULK_SIZE);
 		const cpuBefore = process.cpuUsage();
+		const busyBefore = machineBusySeconds();
 		const began = performance.now();
 		await rawBulkInsert(raw.boss, queue, total);
 		const ms = performance.now() - began;
+		rawBound = cpuBound(busyBefore, total, ms);
 		const cpu = process.cpuUsage(cpuBefore);
 		rawRate = perSecond(total, ms);
 		console.log(
 			`  raw     boss.insert()        ${calls} calls × ${BULK_SIZE}, ${BULK_IN_FLIGHT} in flight: ${Math.round(ms)} ms → ${fmtRate(rawRate)}` +
-				` (benchmark process CPU ${((cpu.user + cpu.system) / 1000 / total).toFixed(3)} ms per job)`,
+				` (benchmark process CPU ${((cpu.user + cpu.system) / 1000 / total).toFixed(3)} ms per job)\n          ${fmtCpuBound(rawBound)}`,
 		);
 	} finally {
 		await raw.stop();
 	}
-	return { engineRate, rawRate };
+	return { engineRate, rawRate, bounds: { engine: engineBound, raw: rawBound } };
 }

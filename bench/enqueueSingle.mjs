@@ -7,7 +7,7 @@
 import { startBareServer } from './bareServer.mjs';
 import { startEngine } from './engineProcess.mjs';
 import { startRawBoss } from './rawBoss.mjs';
-import { fmtRate, perSecond, runPool } from './stats.mjs';
+import { cpuBound, fmtCpuBound, fmtRate, machineBusySeconds, perSecond, runPool } from './stats.mjs';
 
 const CONCURRENCY = 32;
 
@@ -29,7 +29,8 @@ const CLIENTS = {
 
 /**
  * `count` enqueues (after `warmup`) through `client`, 32 in flight, into `queue` of `server` (the
- * engine, or the bare server); resolves with the rate, and prints it with both sides' CPU.
+ * engine, or the bare server); resolves with the rate and the machine's CPU bound (stats.mjs,
+ * cpuBound), and prints them with both sides' CPU.
  */
 async function clientRun(server, label, client, queue, { count, warmup }) {
 	const post = CLIENTS[client];
@@ -40,9 +41,11 @@ async function clientRun(server, label, client, queue, { count, warmup }) {
 	await runPool(warmup, CONCURRENCY, enqueue);
 	const cpuBefore = server.cpuSeconds();
 	const clientCpuBefore = process.cpuUsage();
+	const busyBefore = machineBusySeconds();
 	const began = performance.now();
 	await runPool(count, CONCURRENCY, enqueue);
 	const ms = performance.now() - began;
+	const bound = cpuBound(busyBefore, count, ms);
 	const cpuMs = (server.cpuSeconds() - cpuBefore) * 1000;
 	const clientCpu = process.cpuUsage(clientCpuBefore);
 	if (failures > 0) throw new Error(`${failures} enqueues with ${client} did not answer 201`);
@@ -50,20 +53,22 @@ async function clientRun(server, label, client, queue, { count, warmup }) {
 	console.log(
 		`  ${label} POST /v1/tasks, ${client.padEnd(9)} ${count} tasks, ${CONCURRENCY} in flight: ${Math.round(ms)} ms → ${fmtRate(rate)}` +
 			` (server CPU ${Math.round((100 * cpuMs) / ms)}% of one core, ${(cpuMs / count).toFixed(2)} ms per task;` +
-			` client (benchmark process) CPU ${((clientCpu.user + clientCpu.system) / 1000 / count).toFixed(2)} ms per task)`,
+			` client (benchmark process) CPU ${((clientCpu.user + clientCpu.system) / 1000 / count).toFixed(2)} ms per task)` +
+			`\n         ${fmtCpuBound(bound)}`,
 	);
-	return rate;
+	return { rate, bound };
 }
 
 export async function measureSingleEnqueue(ctx, sizes) {
 	const engine = await startEngine(ctx);
 	const engineRates = {};
+	const bounds = {};
 	let answer;
 	try {
 		for (const client of Object.keys(CLIENTS)) {
 			const queue = `bench-enqueue-${client.replace(/\W/g, '')}`;
 			await engine.call('POST', '/v1/queues', { name: queue });
-			engineRates[client] = await clientRun(engine, 'engine', client, queue, sizes);
+			({ rate: engineRates[client], bound: bounds[client] } = await clientRun(engine, 'engine', client, queue, sizes));
 		}
 		answer = await engine.call('POST', '/v1/tasks', { queue: 'bench-enqueue-fetch', name: 'noop', payload: { i: 0 } }, [201]);
 	} finally {
@@ -75,7 +80,7 @@ export async function measureSingleEnqueue(ctx, sizes) {
 	const bare = await startBareServer(answer);
 	const ceilings = {};
 	try {
-		for (const client of Object.keys(CLIENTS)) ceilings[client] = await clientRun(bare, 'bare  ', client, 'bench-bare', sizes);
+		for (const client of Object.keys(CLIENTS)) ceilings[client] = (await clientRun(bare, 'bare  ', client, 'bench-bare', sizes)).rate;
 	} finally {
 		await bare.stop();
 	}
@@ -89,18 +94,20 @@ export async function measureSingleEnqueue(ctx, sizes) {
 		const send = (i) => raw.boss.send(queue, { i });
 		await runPool(warmup, CONCURRENCY, send);
 		const cpuBefore = process.cpuUsage();
+		const busyBefore = machineBusySeconds();
 		const began = performance.now();
 		await runPool(count, CONCURRENCY, send);
 		const ms = performance.now() - began;
+		bounds.raw = cpuBound(busyBefore, count, ms);
 		const cpu = process.cpuUsage(cpuBefore);
 		const cpuMs = (cpu.user + cpu.system) / 1000;
 		rawRate = perSecond(count, ms);
 		console.log(
 			`  raw     boss.send()                ${count} jobs,  ${CONCURRENCY} in flight (pool of 10): ${Math.round(ms)} ms → ${fmtRate(rawRate)}` +
-				` (benchmark process CPU ${(cpuMs / count).toFixed(2)} ms per job)`,
+				` (benchmark process CPU ${(cpuMs / count).toFixed(2)} ms per job)\n         ${fmtCpuBound(bounds.raw)}`,
 		);
 	} finally {
 		await raw.stop();
 	}
-	return { engineRate: engineRates['node:http'], fetchRate: engineRates.fetch, rawRate, ceilings };
+	return { engineRate: engineRates['node:http'], fetchRate: engineRates.fetch, rawRate, ceilings, bounds };
 }

@@ -1,4 +1,6 @@
-// Small numeric helpers shared by the measurements: percentiles, a seeded random, formatting.
+// Small numeric helpers shared by the measurements: percentiles, a seeded random, formatting, and
+// what the machine is doing (its load, its CPU).
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** Nearest-rank percentile of `values` (0 < p ≤ 100); null for an empty list. */
@@ -93,4 +95,41 @@ export async function machineState(pool) {
 	const rt = await probeRoundTrip(pool);
 	const load = os.loadavg();
 	return { load, rt, label: `load average ${load.map((l) => l.toFixed(1)).join(' ')}; SELECT 1 round trip p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)}` };
+}
+
+/** USER_HZ: /proc/stat counts in these ticks; 100 on Linux x86-64 and arm64. */
+const STAT_TICKS = 100;
+
+/**
+ * The whole machine's busy CPU time so far, in seconds summed over its cores (user, nice, system,
+ * irq, softirq and steal of /proc/stat; idle and iowait left out); null where there is no /proc/stat.
+ */
+export function machineBusySeconds() {
+	try {
+		const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+		const [user, nice, system, , , irq, softirq, steal = 0] = fields;
+		return (user + nice + system + irq + softirq + steal) / STAT_TICKS;
+	} catch {
+		return null;
+	}
+}
+
+/**
+ * What a throughput run cost the machine: CPU per item over every process (client, server,
+ * PostgreSQL and anything else running), how many cores were busy, and the rate that cost allows
+ * with every core busy. When that bound is itself below a target, the target cannot be met at this
+ * cost, however the work is scheduled. `busyBefore` is machineBusySeconds() at the run's start.
+ */
+export function cpuBound(busyBefore, count, ms) {
+	const busyAfter = machineBusySeconds();
+	if (busyBefore === null || busyAfter === null || count === 0 || ms <= 0) return null;
+	const cpuMs = (busyAfter - busyBefore) * 1000;
+	const cores = os.availableParallelism();
+	const msPerItem = cpuMs / count;
+	return { msPerItem, busyCores: cpuMs / ms, cores, maxRate: msPerItem > 0 ? (cores * 1000) / msPerItem : null };
+}
+
+export function fmtCpuBound(b) {
+	if (b === null) return 'machine CPU n/a';
+	return `machine CPU ${b.msPerItem.toFixed(3)} ms per item, ${b.busyCores.toFixed(2)} of ${b.cores} cores busy → at most ${fmtRate(b.maxRate)} with every core busy`;
 }

@@ -29,12 +29,23 @@ const machineCell = (m) => (m ? `${m.load[0].toFixed(1)} / ${fmtMs(m.rt.p50)}` :
 const rawLabel = (r) => `${fmtRate(r.rate)} work() batch ${r.batchSize}${r.localConcurrency > 1 ? ` × ${r.localConcurrency}` : ''}`;
 
 /** An engine delivery run against the first of its raw runs (the same concurrency), and the slot cycle row. */
-function deliveryRows(run, title, { target = '', check = null, cycleTarget = '', cycleCheck = null } = {}) {
+function deliveryRows(run, title, { target = '', check = null, cycleTarget = '', cycleCheck = null, withBound = false } = {}) {
 	const base = run.raw[0];
 	return [
 		[title, fmtRate(run.engine.rate), rawLabel(base), fmtRatio(ratioOf(run.engine.rate, base.rate)), target, verdict(check), machineCell(run.machine)],
 		['  time per slot cycle outside the handler', fmtMs(run.engine.overheadMs), `${fmtMs(base.overheadMs)} pg-boss`, fmtRatio(ratioOf(run.engine.overheadMs, base.overheadMs)), cycleTarget, verdict(cycleCheck), ''],
+		...(withBound ? boundRow(run.engine.bound, base.rate, 'work()') : []),
 	];
+}
+
+/**
+ * Not a target: the rate the run's CPU per task (the whole machine's: client, engine, PostgreSQL)
+ * allows with every core busy (stats.mjs, cpuBound). Below the target, the target is out of reach
+ * at that cost on this machine, whatever the scheduling.
+ */
+function boundRow(bound, rawRate, rawName) {
+	if (!bound?.maxRate) return [];
+	return [[`  bound: ${bound.msPerItem.toFixed(3)} ms CPU/task, all cores`, fmtRate(bound.maxRate), `${fmtRate(rawRate)} ${rawName}`, fmtRatio(ratioOf(bound.maxRate, rawRate)), '(its CPU bound)', '', '']];
 }
 
 function collectRows(r) {
@@ -48,11 +59,13 @@ function collectRows(r) {
 			// Not a target: the most this client reaches here with nothing behind the server (bareServer.mjs).
 			const ceiling = ceilings?.[client];
 			if (ceiling != null) rows.push(['  the client alone, bare server', fmtRate(ceiling), `${fmtRate(rawRate)} send()`, fmtRatio(ratioOf(ceiling, rawRate)), '(its ceiling)', '', '']);
+			rows.push(...boundRow(r.enqueue.bounds?.[client], rawRate, 'send()'));
 		}
 	}
 	if (r.bulk) {
 		const ratio = ratioOf(r.bulk.engineRate, r.bulk.rawRate);
 		rows.push(['Bulk enqueue, 1,000/call', fmtRate(r.bulk.engineRate), `${fmtRate(r.bulk.rawRate)} insert()`, fmtRatio(ratio), `≥ ${T.bulkOfInsert}× insert()`, verdict(atLeast(ratio, T.bulkOfInsert)), machineCell(r.bulk.machine)]);
+		rows.push(...boundRow(r.bulk.bounds?.engine, r.bulk.rawRate, 'insert()'));
 	}
 	if (r.default) {
 		const { instant, slow } = r.default;
@@ -61,6 +74,7 @@ function collectRows(r) {
 			check: atLeast(instant.engine.rate, T.defaultInstantRate),
 			cycleTarget: `≤ ${fmtMs(T.defaultCycleMs)}`,
 			cycleCheck: atMost(instant.engine.overheadMs, T.defaultCycleMs),
+			withBound: true,
 		}));
 		const slowTarget = T.slowOfIdeal * slow.ideal;
 		rows.push(...deliveryRows(slow, `Delivery, concurrency ${slow.concurrency}, ${SLOW_HANDLER_MS} ms handler`, {
@@ -72,7 +86,7 @@ function collectRows(r) {
 	if (r.delivery) {
 		const { c50, c500 } = r.delivery;
 		rows.push(...deliveryRows(c50, `Delivery, concurrency ${c50.concurrency}, instant`));
-		rows.push(...deliveryRows(c500, `Delivery, concurrency ${c500.concurrency}, instant`, { target: `≥ ${fmtRate(T.c500Rate)}`, check: atLeast(c500.engine.rate, T.c500Rate) }));
+		rows.push(...deliveryRows(c500, `Delivery, concurrency ${c500.concurrency}, instant`, { target: `≥ ${fmtRate(T.c500Rate)}`, check: atLeast(c500.engine.rate, T.c500Rate), withBound: true }));
 		// The issue's baseline: work() batchSize 100 with one worker.
 		const baseline = c500.raw.find((raw) => raw.batchSize === 100 && raw.localConcurrency === 1);
 		const ofBaseline = ratioOf(c500.engine.rate, baseline?.rate);
