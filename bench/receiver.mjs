@@ -77,6 +77,13 @@ export async function startReceiver({ keepBodies = false, delayMs = 0 } = {}) {
 		get connections() {
 			return connections;
 		},
+		/** Starts counting afresh (arrivals, requests, time held; not connections): after a warm-up. */
+		forget() {
+			arrivals.clear();
+			requests = 0;
+			heldMs = 0;
+			answered = 0;
+		},
 		/** Every request, repeats included. */
 		get requests() {
 			return requests;

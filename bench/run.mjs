@@ -70,7 +70,9 @@ at the end. Each section and each delivery run prints the load average and a SEL
             tasks − the handler's time), vs work() holding 10 at a time (batchSize 10)
   delivery  concurrency 50 (${n(F.delivery.c50)} tasks) and 500 (${n(F.delivery.c500)}), instant handler, vs work() batchSize
             50 and 100 × 5 workers (the same concurrency) and batchSize 100 × 1 (the target's
-            baseline); the engine's RSS at start, idle, peak while delivering and idle after
+            baseline); the engine's RSS at start, idle, peak while delivering and idle after.
+            Each default and delivery run, engine and raw, first delivers up to 2,000 tasks of its
+            own queue unmeasured (deliveryRun.mjs, warm-up)
   pickup    ${F.pickup.samples} sequential enqueue → delivery (p50/p99) vs send() → work() with LISTEN/NOTIFY (${F.pickup.samples})
             and with 0.5 s polling (${F.pickup.pollingSamples} samples: each waits a whole interval, see pickup.mjs)
   delayed   ${F.delayed.count} tasks due in 1–5 s (fixed seed): lateness p50/p99 vs startAfter + 0.5 s polling
