@@ -38,17 +38,18 @@ async function startEmbedded() {
 		await embedded.stop();
 		await removeDir();
 	});
-	return { url: embedded.connectionString, label: `embedded PostgreSQL (${dataDir}, started in ${Math.round(performance.now() - began)} ms)`, stop };
+	return { url: embedded.connectionString, dataDir, label: `embedded PostgreSQL (${dataDir}, started in ${Math.round(performance.now() - began)} ms)`, stop };
 }
 
 /**
- * Opens the benchmark database. Returns its URL, a small pool for the benchmark's own SQL
- * (counts, ANALYZE, dropping schemas), its server version, and a label for the report.
+ * Opens the benchmark database. Returns its URL, its data folder when embedded (null otherwise), a
+ * small pool for the benchmark's own SQL (counts, ANALYZE, dropping schemas), its server version,
+ * and a label for the report.
  */
 export async function openDatabase() {
 	const configured = process.env.BENCH_DATABASE_URL?.trim();
 	const db = configured
-		? { url: configured, label: `BENCH_DATABASE_URL (${redact(configured)})`, stop: async () => undefined }
+		? { url: configured, dataDir: null, label: `BENCH_DATABASE_URL (${redact(configured)})`, stop: async () => undefined }
 		: await startEmbedded();
 	// Not named 'task-engine…': the embedded server's stop() stays up while such connections exist.
 	const pool = new pg.Pool({ connectionString: db.url, max: 4, application_name: 'bench-runner' });

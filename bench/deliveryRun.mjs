@@ -20,7 +20,7 @@ import { analyze, quoteIdent } from './database.mjs';
 import { engineBulkEnqueue, rawBulkInsert } from './enqueueBulk.mjs';
 import { engineDefault, sampleRss, startEngine } from './engineProcess.mjs';
 import { startReceiver } from './receiver.mjs';
-import { cpuBound, fmtCpuBound, fmtLatency, fmtMiB, fmtMs, fmtRate, latencySummary, machineBusySeconds, perSecond, sleep, waitFor } from './stats.mjs';
+import { cpuBound, fmtCpuBound, fmtLatency, fmtMiB, fmtMs, fmtRate, latencySummary, participantsCpuSeconds, perSecond, sleep, waitFor } from './stats.mjs';
 
 const DELIVERY_TIMEOUT_MS = 120_000;
 const SETTLE_TIMEOUT_MS = 30_000;
@@ -50,7 +50,7 @@ async function timeEngineDelivery(ctx, engine, receiver, queue, total) {
 	loopDelay.enable();
 	const rss = sampleRss(engine.pid, 100);
 	const cpuBefore = engine.cpuSeconds();
-	const busyBefore = machineBusySeconds();
+	const cpuAtStart = participantsCpuSeconds();
 	const began = performance.now();
 	await engine.call('POST', `/v1/queues/${queue}/resume`);
 	const allArrived = await receiver.waitForCount(total, DELIVERY_TIMEOUT_MS);
@@ -59,7 +59,7 @@ async function timeEngineDelivery(ctx, engine, receiver, queue, total) {
 	if (allArrived) await waitFor(async () => (done = await countCompleted(ctx.pool, engine.schema, queue)) >= total, SETTLE_TIMEOUT_MS, 10);
 	else done = await countCompleted(ctx.pool, engine.schema, queue);
 	const elapsedMs = performance.now() - began;
-	const bound = cpuBound(busyBefore, done, elapsedMs);
+	const bound = cpuBound(cpuAtStart, done, elapsedMs);
 	const cpuSeconds = engine.cpuSeconds() - cpuBefore;
 	loopDelay.disable();
 	const { peak: rssPeak, samples: rssSamples } = rss.stop();
@@ -187,7 +187,7 @@ async function rawWork(raw, queue, total, { batchSize, localConcurrency, handler
 	let resolveAll;
 	const all = new Promise((resolve) => (resolveAll = resolve));
 	const cpuBefore = process.cpuUsage();
-	const busyBefore = machineBusySeconds();
+	const cpuAtStart = participantsCpuSeconds();
 	const began = performance.now();
 	const workerId = await raw.boss.work(
 		queue,
@@ -205,7 +205,7 @@ async function rawWork(raw, queue, total, { batchSize, localConcurrency, handler
 	if (allHandled) await waitFor(async () => (done = await raw.countJobs(queue, 'completed')) >= total, SETTLE_TIMEOUT_MS, 10);
 	else done = await raw.countJobs(queue, 'completed');
 	const elapsedMs = performance.now() - began;
-	const bound = cpuBound(busyBefore, done, elapsedMs);
+	const bound = cpuBound(cpuAtStart, done, elapsedMs);
 	const cpu = process.cpuUsage(cpuBefore);
 	await raw.boss.offWork(queue, { id: workerId, wait: true }).catch(() => undefined);
 	return { done, elapsedMs, bound, cpu, meanHeldMs: handled === 0 ? 0 : heldMs / handled };

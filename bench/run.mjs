@@ -13,7 +13,7 @@ import { measureBulkEnqueue } from './enqueueBulk.mjs';
 import { measureSingleEnqueue } from './enqueueSingle.mjs';
 import { measureKeys } from './keys.mjs';
 import { measurePickup } from './pickup.mjs';
-import { machineState } from './stats.mjs';
+import { countServerCpu, machineState } from './stats.mjs';
 import { printSummary } from './summary.mjs';
 
 const BACKLOG = { tasks: 1_000_000, deliver: 5000 };
@@ -146,6 +146,7 @@ async function main(args) {
 	const sizes = args.quick ? SIZES.quick : SIZES.full;
 	const started = performance.now();
 	const db = await openDatabase();
+	countServerCpu(db.dataDir);
 	console.log(`task-engine benchmark${args.quick ? ' (--quick)' : ''}: node ${process.version}, ${os.cpus().length} CPUs, PostgreSQL ${db.version} via ${db.label}`);
 	console.log(`engine under test: ${engineUnderTest()}`);
 	const ctx = { databaseUrl: db.url, pool: db.pool, diagnostics: args.diagnostics };

@@ -1,6 +1,6 @@
 // Small numeric helpers shared by the measurements: percentiles, a seeded random, formatting, and
 // what the machine is doing (its load, its CPU).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** Nearest-rank percentile of `values` (0 < p ≤ 100); null for an empty list. */
@@ -97,39 +97,87 @@ export async function machineState(pool) {
 	return { load, rt, label: `load average ${load.map((l) => l.toFixed(1)).join(' ')}; SELECT 1 round trip p50 ${fmtMs(rt.p50)}, p99 ${fmtMs(rt.p99)}` };
 }
 
-/** USER_HZ: /proc/stat counts in these ticks; 100 on Linux x86-64 and arm64. */
-const STAT_TICKS = 100;
+/** USER_HZ: /proc counts CPU time in these ticks; 100 on Linux x86-64 and arm64. */
+const CLOCK_TICKS = 100;
+
+/** The data folder of the embedded PostgreSQL the run uses (null: a configured server, not counted). */
+let serverDataDir = null;
+
+export function countServerCpu(dataDir) {
+	serverDataDir = dataDir;
+}
 
 /**
- * The whole machine's busy CPU time so far, in seconds summed over its cores (user, nice, system,
- * irq, softirq and steal of /proc/stat; idle and iowait left out); null where there is no /proc/stat.
+ * CPU time (user + system, seconds) of the processes taking part in a run: this process (the
+ * clients, raw pg-boss, the receiver) and its descendants (the engine, the bare server), and the
+ * embedded PostgreSQL (its server, found by its data folder, and the backends under it). Other
+ * work on the machine is left out, so the figure holds on a loaded machine too. Null where there
+ * is no /proc.
  */
-export function machineBusySeconds() {
+export function participantsCpuSeconds() {
+	let entries;
 	try {
-		const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-		const [user, nice, system, , , irq, softirq, steal = 0] = fields;
-		return (user + nice + system + irq + softirq + steal) / STAT_TICKS;
+		entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
 	} catch {
 		return null;
 	}
+	const procs = new Map();
+	for (const pid of entries) {
+		try {
+			const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+			// After the parenthesised command: state, ppid, … utime and stime are the 12th and 13th.
+			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+			procs.set(Number(pid), { ppid: Number(fields[1]), comm, cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS });
+		} catch {
+			// gone meanwhile
+		}
+	}
+	const roots = [process.pid];
+	if (serverDataDir !== null) {
+		for (const [pid, p] of procs) {
+			if (!p.comm.startsWith('postgres')) continue;
+			try {
+				const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+				if (args.some((arg) => arg.startsWith(serverDataDir))) roots.push(pid);
+			} catch {
+				// gone meanwhile
+			}
+		}
+	}
+	const children = new Map();
+	for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+	let total = 0;
+	const seen = new Set();
+	const walk = [...roots];
+	while (walk.length > 0) {
+		const pid = walk.pop();
+		if (seen.has(pid)) continue;
+		seen.add(pid);
+		total += procs.get(pid)?.cpu ?? 0;
+		walk.push(...(children.get(pid) ?? []));
+	}
+	return total;
 }
 
 /**
- * What a throughput run cost the machine: CPU per item over every process (client, server,
- * PostgreSQL and anything else running), how many cores were busy, and the rate that cost allows
- * with every core busy. When that bound is itself below a target, the target cannot be met at this
- * cost, however the work is scheduled. `busyBefore` is machineBusySeconds() at the run's start.
+ * What a throughput run cost in CPU per item, over the processes taking part (participantsCpuSeconds:
+ * client, server, PostgreSQL), how many cores that kept busy, and the rate that cost allows with
+ * every core busy. When that bound is itself below a target, the target cannot be met at this
+ * cost on this machine, however the work is scheduled. `cpuBefore` is participantsCpuSeconds() at
+ * the run's start.
  */
-export function cpuBound(busyBefore, count, ms) {
-	const busyAfter = machineBusySeconds();
-	if (busyBefore === null || busyAfter === null || count === 0 || ms <= 0) return null;
-	const cpuMs = (busyAfter - busyBefore) * 1000;
+export function cpuBound(cpuBefore, count, ms) {
+	const cpuAfter = participantsCpuSeconds();
+	if (cpuBefore === null || cpuAfter === null || count === 0 || ms <= 0) return null;
+	const cpuMs = (cpuAfter - cpuBefore) * 1000;
 	const cores = os.availableParallelism();
 	const msPerItem = cpuMs / count;
-	return { msPerItem, busyCores: cpuMs / ms, cores, maxRate: msPerItem > 0 ? (cores * 1000) / msPerItem : null };
+	return { msPerItem, busyCores: cpuMs / ms, cores, maxRate: msPerItem > 0 ? (cores * 1000) / msPerItem : null, serverCounted: serverDataDir !== null };
 }
 
 export function fmtCpuBound(b) {
-	if (b === null) return 'machine CPU n/a';
-	return `machine CPU ${b.msPerItem.toFixed(3)} ms per item, ${b.busyCores.toFixed(2)} of ${b.cores} cores busy → at most ${fmtRate(b.maxRate)} with every core busy`;
+	if (b === null) return 'CPU of the run n/a';
+	const who = b.serverCounted ? 'client, engine, PostgreSQL' : 'client and engine; the configured PostgreSQL not counted';
+	return `CPU of the run (${who}) ${b.msPerItem.toFixed(3)} ms per item, ${b.busyCores.toFixed(2)} of ${b.cores} cores → at most ${fmtRate(b.maxRate)} with every core busy`;
 }

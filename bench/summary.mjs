@@ -34,18 +34,21 @@ function deliveryRows(run, title, { target = '', check = null, cycleTarget = '',
 	return [
 		[title, fmtRate(run.engine.rate), rawLabel(base), fmtRatio(ratioOf(run.engine.rate, base.rate)), target, verdict(check), machineCell(run.machine)],
 		['  time per slot cycle outside the handler', fmtMs(run.engine.overheadMs), `${fmtMs(base.overheadMs)} pg-boss`, fmtRatio(ratioOf(run.engine.overheadMs, base.overheadMs)), cycleTarget, verdict(cycleCheck), ''],
-		...(withBound ? boundRow(run.engine.bound, base.rate, 'work()') : []),
+		...(withBound ? boundRow(run.engine.bound, base.rate, 'work()', base.bound) : []),
 	];
 }
 
 /**
- * Not a target: the rate the run's CPU per task (the whole machine's: client, engine, PostgreSQL)
- * allows with every core busy (stats.mjs, cpuBound). Below the target, the target is out of reach
- * at that cost on this machine, whatever the scheduling.
+ * Not a target: the rate the run's CPU per task (its processes': client, engine, PostgreSQL)
+ * allows with every core busy (stats.mjs, cpuBound), against raw pg-boss's measured rate (its CPU
+ * per job beside it). Below the target, the target is out of reach at that cost on this machine,
+ * whatever the scheduling. On a loaded machine it is loose: raw's rate falls with the load, while
+ * the bound assumes every core free.
  */
-function boundRow(bound, rawRate, rawName) {
+function boundRow(bound, rawRate, rawName, rawBound) {
 	if (!bound?.maxRate) return [];
-	return [[`  bound: ${bound.msPerItem.toFixed(3)} ms CPU/task, all cores`, fmtRate(bound.maxRate), `${fmtRate(rawRate)} ${rawName}`, fmtRatio(ratioOf(bound.maxRate, rawRate)), '(its CPU bound)', '', '']];
+	const rawCpu = rawBound ? ` (${rawBound.msPerItem.toFixed(3)} ms CPU)` : '';
+	return [[`  bound: ${bound.msPerItem.toFixed(3)} ms CPU/task, all cores`, fmtRate(bound.maxRate), `${fmtRate(rawRate)} ${rawName}${rawCpu}`, fmtRatio(ratioOf(bound.maxRate, rawRate)), '(its CPU bound)', '', '']];
 }
 
 function collectRows(r) {
@@ -59,13 +62,13 @@ function collectRows(r) {
 			// Not a target: the most this client reaches here with nothing behind the server (bareServer.mjs).
 			const ceiling = ceilings?.[client];
 			if (ceiling != null) rows.push(['  the client alone, bare server', fmtRate(ceiling), `${fmtRate(rawRate)} send()`, fmtRatio(ratioOf(ceiling, rawRate)), '(its ceiling)', '', '']);
-			rows.push(...boundRow(r.enqueue.bounds?.[client], rawRate, 'send()'));
+			rows.push(...boundRow(r.enqueue.bounds?.[client], rawRate, 'send()', r.enqueue.bounds?.raw));
 		}
 	}
 	if (r.bulk) {
 		const ratio = ratioOf(r.bulk.engineRate, r.bulk.rawRate);
 		rows.push(['Bulk enqueue, 1,000/call', fmtRate(r.bulk.engineRate), `${fmtRate(r.bulk.rawRate)} insert()`, fmtRatio(ratio), `≥ ${T.bulkOfInsert}× insert()`, verdict(atLeast(ratio, T.bulkOfInsert)), machineCell(r.bulk.machine)]);
-		rows.push(...boundRow(r.bulk.bounds?.engine, r.bulk.rawRate, 'insert()'));
+		rows.push(...boundRow(r.bulk.bounds?.engine, r.bulk.rawRate, 'insert()', r.bulk.bounds?.raw));
 	}
 	if (r.default) {
 		const { instant, slow } = r.default;
