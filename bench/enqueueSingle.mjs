@@ -29,7 +29,7 @@ const CLIENTS = {
 
 /**
  * `count` enqueues (after `warmup`) through `client`, 32 in flight, into `queue` of `server` (the
- * engine, or the bare server); resolves with the rate and the machine's CPU bound (stats.mjs,
+ * engine, or the bare server); resolves with the rate and the run's CPU bound (stats.mjs,
  * cpuBound), and prints them with both sides' CPU.
  */
 async function clientRun(server, label, client, queue, { count, warmup }) {

@@ -1,5 +1,5 @@
 // Small numeric helpers shared by the measurements: percentiles, a seeded random, formatting, and
-// what the machine is doing (its load, its CPU).
+// what the machine is doing (its load, and the CPU a run's processes use).
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
