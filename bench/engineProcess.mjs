@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { onCleanup } from './cleanup.mjs';
 import { dropSchemas, freshSchema } from './database.mjs';
+import { CLOCK_TICKS } from './stats.mjs';
 import { engineLauncher } from '../scripts/engineLauncher.mjs';
 
 // BENCH_ENGINE_MAIN: another build's main.js (a patched copy, to measure a change before making it).
@@ -17,8 +18,6 @@ const MAIN = process.env.BENCH_ENGINE_MAIN || fileURLToPath(new URL('../engine/d
 const QUERY_COUNTER = new URL('./queryCounter.mjs', import.meta.url).href;
 /** Statements shown from the query counter's table (slowest in total first). */
 const QUERY_LINES = 14;
-/** USER_HZ: /proc reports CPU times in these ticks; 100 on Linux x86-64 and arm64. */
-const CLOCK_TICKS = 100;
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Engine log lines (LOG_LEVEL=warn) echoed to stderr before we only count them. */

@@ -98,7 +98,7 @@ export async function machineState(pool) {
 }
 
 /** USER_HZ: /proc counts CPU time in these ticks; 100 on Linux x86-64 and arm64. */
-const CLOCK_TICKS = 100;
+export const CLOCK_TICKS = 100;
 
 /** The data folder of the embedded PostgreSQL the run uses (null: a configured server, not counted). */
 let serverDataDir = null;
@@ -146,7 +146,11 @@ export function participantsCpuSeconds() {
 		}
 	}
 	const children = new Map();
-	for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+	for (const [pid, p] of procs) {
+		const siblings = children.get(p.ppid);
+		if (siblings) siblings.push(pid);
+		else children.set(p.ppid, [pid]);
+	}
 	let total = 0;
 	const seen = new Set();
 	const walk = [...roots];
